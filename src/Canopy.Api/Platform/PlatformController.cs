@@ -1,0 +1,44 @@
+using Canopy.Contracts;
+using Canopy.Platform.Health;
+using Canopy.Platform.Metrics;
+using Canopy.Platform.Problems;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Canopy.Api.Platform;
+
+/// <summary>Liveness, readiness and metrics: the operations of the Platform tag.</summary>
+/// <remarks>Public because MVC discovers only public controllers.</remarks>
+public sealed class PlatformController(
+    ReadinessProbe readiness,
+    MetricsAccessPolicy metricsAccess,
+    PrometheusExposition exposition) : PlatformControllerBase
+{
+    private const string HealthMediaType = "application/health+json";
+
+    public override Task<ActionResult<Liveness>> GetLiveness(CancellationToken cancellationToken = default) =>
+        Task.FromResult<ActionResult<Liveness>>(Health(StatusCodes.Status200OK, new Liveness { Status = HealthStatus.Pass }));
+
+    public override async Task<ActionResult<Readiness>> GetReadiness(CancellationToken cancellationToken = default)
+    {
+        var report = await readiness.CheckAsync(cancellationToken).ConfigureAwait(false);
+        var status = report.Status == HealthState.Fail ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+        return Health(status, HealthMapping.ToContract(report));
+    }
+
+    public override Task<ActionResult<string>> GetMetrics(CancellationToken cancellationToken = default)
+    {
+        if (!metricsAccess.Allows(HttpContext.Connection.RemoteIpAddress, Request.Headers.Authorization))
+        {
+            return Task.FromResult<ActionResult<string>>(ProblemFactory.Result(
+                HttpContext, ProblemTypes.Forbidden, "Metrics are readable only from the configured networks or with the scrape token."));
+        }
+
+        return Task.FromResult<ActionResult<string>>(Content(exposition.Render(), PrometheusExposition.ContentType));
+    }
+
+    private ObjectResult Health(int status, object body)
+    {
+        Response.Headers.CacheControl = "no-store";
+        return new ObjectResult(body) { StatusCode = status, ContentTypes = { HealthMediaType } };
+    }
+}

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Canopy.Platform.Postgres;
+using Canopy.Platform.Redis;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Canopy.Platform.Health;
+
+/// <summary>
+/// Checks what the service needs to take traffic: a PostgreSQL round trip, a Redis round trip
+/// and the connection pool's headroom. Checks run concurrently, each bounded by the configured
+/// timeout, so readiness answers quickly even when a dependency hangs.
+/// </summary>
+public sealed partial class ReadinessProbe(
+    NpgsqlDataSource dataSource,
+    RedisConnection redis,
+    PostgresPoolMonitor pool,
+    IOptions<HealthOptions> options,
+    TimeProvider time,
+    ILogger<ReadinessProbe> logger)
+{
+    public const string PostgresResponseTime = "postgres:responseTime";
+    public const string RedisResponseTime = "redis:responseTime";
+    public const string PostgresConnections = "postgres:connections";
+
+    private readonly HealthOptions _options = options.Value;
+
+    public async Task<ReadinessReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        var postgres = TimeAsync(PostgresResponseTime, "PostgreSQL", PingPostgresAsync, cancellationToken);
+        var redisCheck = TimeAsync(RedisResponseTime, "Redis", PingRedisAsync, cancellationToken);
+        var results = await Task.WhenAll(postgres, redisCheck).ConfigureAwait(false);
+        var poolCheck = PoolCheck.Grade(
+            PostgresConnections,
+            pool.Read(PostgresServiceCollectionExtensions.PrimaryPoolName),
+            _options.PoolWarnRatio,
+            time.GetUtcNow());
+
+        var report = new ReadinessReport([.. results, poolCheck]);
+        foreach (var failing in report.Failing)
+        {
+            LogCheckFailed(logger, failing.Name, failing.Output ?? "");
+        }
+
+        return report;
+    }
+
+    private async Task<HealthCheckOutcome> TimeAsync(
+        string name, string component, Func<CancellationToken, Task> ping, CancellationToken cancellationToken)
+    {
+        var timeout = TimeSpan.FromMilliseconds(_options.CheckTimeoutMilliseconds);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var started = Stopwatch.GetTimestamp();
+        var attempt = ping(cts.Token);
+        try
+        {
+            // WaitAsync bounds clients that ignore cancellation (StackExchange.Redis 1.x).
+            await attempt.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var slow = elapsed > _options.SlowResponseMilliseconds;
+            return new HealthCheckOutcome(
+                name,
+                "datastore",
+                slow ? HealthState.Warn : HealthState.Pass,
+                time.GetUtcNow(),
+                Math.Round(elapsed, 3),
+                "ms",
+                slow ? $"{component} answered in {elapsed:F0} ms, above {_options.SlowResponseMilliseconds} ms." : null);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            Observe(attempt);
+            return Failed(name, $"{component} did not answer within {_options.CheckTimeoutMilliseconds} ms.");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The exception can name hosts and credentials' users: it goes to the log only.
+            LogCheckError(logger, name, ex);
+            return Failed(name, $"{component} is not reachable.");
+        }
+    }
+
+    private HealthCheckOutcome Failed(string name, string output) =>
+        new(name, "datastore", HealthState.Fail, time.GetUtcNow(), Output: output);
+
+    private async Task PingPostgresAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT 1");
+        _ = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task PingRedisAsync(CancellationToken cancellationToken) =>
+        Task.Run(() => redis.Database.PingAsync(), cancellationToken);
+
+    private static void Observe(Task abandoned) =>
+        abandoned.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Readiness check {Check} failed: {Output}")]
+    private static partial void LogCheckFailed(ILogger logger, string check, string output);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Readiness check {Check} raised an error")]
+    private static partial void LogCheckError(ILogger logger, string check, Exception exception);
+}

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Canopy.Platform.Redis;
+
+/// <summary>
+/// The process-wide Redis multiplexer. It is created without aborting on a failed first
+/// connect, so the service starts while Redis is down and reconnects when it comes back;
+/// readiness reports the outage meanwhile.
+/// </summary>
+public sealed partial class RedisConnection : IDisposable
+{
+    private readonly Lazy<ConnectionMultiplexer> _multiplexer;
+    private readonly ILogger<RedisConnection> _logger;
+
+    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger)
+    {
+        _logger = logger;
+        var configuration = ConfigurationOptions.Parse(options.Value.Configuration);
+        configuration.AbortOnConnectFail = false;
+        configuration.ConnectTimeout = options.Value.TimeoutMilliseconds;
+        configuration.SyncTimeout = options.Value.TimeoutMilliseconds;
+        configuration.ClientName ??= "canopy";
+        _multiplexer = new Lazy<ConnectionMultiplexer>(() => Connect(configuration));
+    }
+
+    public IDatabase Database => _multiplexer.Value.GetDatabase();
+
+    public bool IsConnected => _multiplexer.Value.IsConnected;
+
+    public void Dispose()
+    {
+        if (_multiplexer.IsValueCreated)
+        {
+            _multiplexer.Value.Dispose();
+        }
+    }
+
+    private ConnectionMultiplexer Connect(ConfigurationOptions configuration)
+    {
+        var multiplexer = ConnectionMultiplexer.Connect(configuration);
+        multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_logger, e.FailureType.ToString(), e.Exception);
+        multiplexer.ConnectionRestored += (_, _) => LogConnectionRestored(_logger);
+        if (!multiplexer.IsConnected)
+        {
+            LogStartedDisconnected(_logger);
+        }
+
+        return multiplexer;
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Redis connection failed ({FailureType})")]
+    private static partial void LogConnectionFailed(ILogger logger, string failureType, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection restored")]
+    private static partial void LogConnectionRestored(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not reachable at start-up; the service runs and keeps reconnecting")]
+    private static partial void LogStartedDisconnected(ILogger logger);
+}

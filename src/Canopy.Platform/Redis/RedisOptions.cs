@@ -1,0 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Canopy.Platform.Redis;
+
+/// <summary>Redis connection settings.</summary>
+public sealed class RedisOptions
+{
+    public const string Section = "Redis";
+
+    /// <summary>StackExchange.Redis configuration string, from <c>ConnectionStrings:Redis</c>.</summary>
+    [Required(ErrorMessage = "ConnectionStrings__Redis is required (e.g. 127.0.0.1:6379,password=...).")]
+    public string Configuration { get; set; } = "";
+
+    /// <summary>Milliseconds a connect or a synchronous command may take.</summary>
+    [Range(100, 60_000)]
+    public int TimeoutMilliseconds { get; set; } = 2_000;
+}

@@ -1,0 +1,25 @@
+namespace Canopy.Api.Tests.Infrastructure;
+
+/// <summary>
+/// Where the test PostgreSQL database and the test Redis instance are, as started by
+/// tools/servers.sh. The values come from the environment that ./build.sh loads from
+/// .env.sample and .env.
+/// </summary>
+internal static class TestServers
+{
+    public static string PostgresConnectionString =>
+        $"Host=127.0.0.1;Port={Require("CANOPY_PG_PORT")};Database={Require("CANOPY_PG_TEST_DATABASE")};" +
+        $"Username={Require("CANOPY_PG_APP_USER")};Password={Require("CANOPY_PG_APP_PASSWORD")}";
+
+    public static string RedisConnectionString => RedisAt(int.Parse(Require("CANOPY_REDIS_TEST_PORT"), System.Globalization.CultureInfo.InvariantCulture));
+
+    public static string RedisPassword => Require("CANOPY_REDIS_PASSWORD");
+
+    public static string RedisAt(int port) => $"127.0.0.1:{port},password={RedisPassword}";
+
+    private static string Require(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{name} is not set. Run the tests through ./build.sh --target=Test, which starts the servers and loads .env.sample.");
+}

@@ -1,0 +1,64 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Routing;
+using YamlDotNet.RepresentationModel;
+
+namespace Canopy.Api.Tests.RouteParity;
+
+/// <summary>An operation as method + path template, with parameter names kept and constraints dropped.</summary>
+internal sealed record Route(string Method, string Path)
+{
+    public override string ToString() => $"{Method} {Path}";
+}
+
+/// <summary>Compares the operations of the spec with the endpoints the application serves.</summary>
+internal static partial class RouteParity
+{
+    private static readonly HashSet<string> Methods = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+
+    public static IReadOnlyList<Route> FromSpec(string yaml)
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(yaml));
+        var root = (YamlMappingNode)stream.Documents[0].RootNode;
+        var paths = (YamlMappingNode)root.Children[new YamlScalarNode("paths")];
+        return paths.Children
+            .SelectMany(path => ((YamlMappingNode)path.Value).Children.Keys
+                .Select(k => ((YamlScalarNode)k).Value!)
+                .Where(Methods.Contains)
+                .Select(method => new Route(method.ToUpperInvariant(), Normalise(((YamlScalarNode)path.Key).Value!))))
+            .ToList();
+    }
+
+    public static IReadOnlyList<Route> FromEndpoints(IEnumerable<EndpointDataSource> sources, IEnumerable<string> ignoredPaths)
+    {
+        var ignored = ignoredPaths.Select(Normalise).ToHashSet(StringComparer.Ordinal);
+        return sources
+            .SelectMany(s => s.Endpoints)
+            .OfType<RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["*"])
+                .Select(m => new Route(m.ToUpperInvariant(), Normalise(e.RoutePattern.RawText ?? ""))))
+            .Where(r => !ignored.Contains(r.Path))
+            .Distinct()
+            .ToList();
+    }
+
+    /// <summary>The differences, one line each; empty when spec and application agree.</summary>
+    public static IReadOnlyList<string> Compare(IEnumerable<Route> spec, IEnumerable<Route> served)
+    {
+        var specSet = spec.ToHashSet();
+        var servedSet = served.ToHashSet();
+        return specSet.Except(servedSet).Select(r => $"in the spec but not served: {r}")
+            .Concat(servedSet.Except(specSet).Select(r => $"served but not in the spec: {r}"))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private static string Normalise(string template)
+    {
+        var path = "/" + template.Trim().TrimStart('/');
+        return Constraint().Replace(path, "{$1}");
+    }
+
+    [GeneratedRegex(@"\{\*{0,2}([A-Za-z0-9_]+)(?::[^}]*)?\??\}")]
+    private static partial Regex Constraint();
+}
