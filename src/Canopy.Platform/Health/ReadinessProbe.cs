@@ -17,6 +17,7 @@ public sealed partial class ReadinessProbe(
     RedisConnection redis,
     PostgresPoolMonitor pool,
     IOptions<HealthOptions> options,
+    IOptions<PostgresOptions> postgresOptions,
     TimeProvider time,
     ILogger<ReadinessProbe> logger)
 {
@@ -33,7 +34,7 @@ public sealed partial class ReadinessProbe(
         var results = await Task.WhenAll(postgres, redisCheck).ConfigureAwait(false);
         var poolCheck = PoolCheck.Grade(
             PostgresConnections,
-            pool.Read(PostgresServiceCollectionExtensions.PrimaryPoolName),
+            pool.Read(postgresOptions.Value.PoolName),
             _options.PoolWarnRatio,
             time.GetUtcNow());
 

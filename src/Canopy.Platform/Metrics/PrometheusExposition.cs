@@ -3,13 +3,14 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 using Canopy.Platform.Postgres;
+using Microsoft.Extensions.Options;
 
 namespace Canopy.Platform.Metrics;
 
 /// <summary>
 /// Writes the service's metrics in the Prometheus text exposition format (version 0.0.4).
 /// </summary>
-public sealed class PrometheusExposition(PostgresPoolMonitor pool, TimeProvider time)
+public sealed class PrometheusExposition(PostgresPoolMonitor pool, IOptions<PostgresOptions> postgres, TimeProvider time)
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -29,8 +30,9 @@ public sealed class PrometheusExposition(PostgresPoolMonitor pool, TimeProvider 
         Gauge(text, "process_resident_memory_bytes", "Resident memory size in bytes.",
             [(null, process.WorkingSet64)]);
 
-        var usage = pool.Read(PostgresServiceCollectionExtensions.PrimaryPoolName);
-        const string poolLabel = "pool=\"" + PostgresServiceCollectionExtensions.PrimaryPoolName + "\"";
+        var poolName = postgres.Value.PoolName;
+        var usage = pool.Read(poolName);
+        var poolLabel = $"pool=\"{Escape(poolName)}\"";
         Gauge(text, "canopy_db_pool_connections", "PostgreSQL pool connections by state.",
             [($"{poolLabel},state=\"used\"", usage.InUse), ($"{poolLabel},state=\"idle\"", usage.Idle)]);
         Gauge(text, "canopy_db_pool_max_connections", "Configured maximum of the PostgreSQL pool.",

@@ -11,6 +11,14 @@ public sealed class PostgresOptions
     [Required(ErrorMessage = "ConnectionStrings__Postgres is required (the application role's connection string).")]
     public string ConnectionString { get; set; } = "";
 
+    /// <summary>
+    /// Name of the pool in metrics and readiness. Never the connection string, which names
+    /// hosts; distinct per data source when one process holds several.
+    /// </summary>
+    [Required]
+    [RegularExpression("^[a-z][a-z0-9_-]{0,62}$")]
+    public string PoolName { get; set; } = "primary";
+
     /// <summary>Upper bound of the connection pool; requests wait for a free connection beyond it.</summary>
     [Range(1, 1000)]
     public int MaxPoolSize { get; set; } = 50;

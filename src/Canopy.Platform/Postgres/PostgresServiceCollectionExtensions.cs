@@ -8,9 +8,6 @@ namespace Canopy.Platform.Postgres;
 
 public static class PostgresServiceCollectionExtensions
 {
-    /// <summary>The pool name reported in metrics; never the connection string, which names hosts.</summary>
-    public const string PrimaryPoolName = "primary";
-
     /// <summary>
     /// Registers the primary <see cref="NpgsqlDataSource"/> with the pool size and timeouts from
     /// configuration. The connection string is read from <c>ConnectionStrings:Postgres</c>.
@@ -29,7 +26,7 @@ public static class PostgresServiceCollectionExtensions
             var options = sp.GetRequiredService<IOptions<PostgresOptions>>().Value;
             var builder = new NpgsqlDataSourceBuilder(options.ConnectionString)
             {
-                Name = PrimaryPoolName,
+                Name = options.PoolName,
             };
             builder.ConnectionStringBuilder.MaxPoolSize = options.MaxPoolSize;
             builder.ConnectionStringBuilder.Timeout = options.ConnectionTimeoutSeconds;

@@ -1,14 +1,21 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Canopy.Api.Tests.Infrastructure;
 
 /// <summary>
 /// Hosts the real application in memory against the real test PostgreSQL and Redis. Settings
-/// passed in replace the defaults, e.g. to point at a Redis the test stops.
+/// passed in replace the defaults, e.g. to point at a Redis the test stops; services passed in
+/// are added after the application's own.
 /// </summary>
-internal sealed class CanopyApiFactory(IReadOnlyDictionary<string, string?>? overrides = null) : WebApplicationFactory<Program>
+internal sealed class CanopyApiFactory(
+    IReadOnlyDictionary<string, string?>? overrides = null,
+    Action<IServiceCollection>? configureServices = null) : WebApplicationFactory<Program>
 {
+    public string PoolName { get; } = "test_" + Guid.NewGuid().ToString("N")[..12];
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Test");
@@ -16,7 +23,12 @@ internal sealed class CanopyApiFactory(IReadOnlyDictionary<string, string?>? ove
         {
             ["ConnectionStrings:Postgres"] = TestServers.PostgresConnectionString,
             ["ConnectionStrings:Redis"] = TestServers.RedisConnectionString,
-            ["Health:CheckTimeoutMilliseconds"] = "1000",
+            // Each host of the test process gets its own pool name: Npgsql's pool metrics are
+            // process-wide and keyed by it.
+            ["Postgres:PoolName"] = PoolName,
+            // Timing is not under test here; a cold first connection on a busy 2-core machine is slow.
+            ["Health:CheckTimeoutMilliseconds"] = "5000",
+            ["Health:SlowResponseMilliseconds"] = "5000",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
@@ -26,6 +38,11 @@ internal sealed class CanopyApiFactory(IReadOnlyDictionary<string, string?>? ove
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (configureServices is not null)
+        {
+            builder.ConfigureTestServices(configureServices);
         }
     }
 }

@@ -15,7 +15,7 @@ public sealed class ReadinessTests
 
         using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
         Assert.Equal("application/health+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());

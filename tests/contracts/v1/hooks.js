@@ -1,0 +1,53 @@
+// Dredd hooks of API v1: how each documented status is provoked, or why it is skipped.
+// Frozen once v1 is deprecated in the spec (see README, Gates).
+'use strict';
+
+const hooks = require('hooks');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { promisify } = require('node:util');
+const { install } = require('../lib/contract-hooks');
+
+const run = promisify(execFile);
+const env = process.env;
+const repo = path.resolve(__dirname, '..', '..', '..');
+
+const redisCli = (...args) => run('redis-cli', ['-h', '127.0.0.1', '-p', env.CANOPY_CONTRACT_REDIS_PORT || '', ...args], {
+  env: { ...env, REDISCLI_AUTH: env.CANOPY_REDIS_PASSWORD || '' },
+  timeout: 15000,
+});
+
+const noFault = 'An internal error cannot be provoked from outside without a fault built into the service; the 500 problem path is covered by integration tests.';
+
+const prometheusLine = /^(#( HELP| TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.eE+-]+(\s+-?[0-9]+)?|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (NaN|\+Inf|-Inf))$/;
+
+const plan = {
+  'GET /health/live 500': { skip: noFault },
+  'GET /health/ready 500': { skip: noFault },
+  'GET /metrics 500': { skip: noFault },
+
+  // Redis stops answering for 2.5 s (CLIENT PAUSE): readiness times out on it and answers 503.
+  'GET /health/ready 503': {
+    provoke: () => redisCli('CLIENT', 'PAUSE', '2500', 'ALL'),
+    after: () => redisCli('PING'), // answers once the pause is over
+  },
+
+  // The service under contract test allows no network to scrape: only the token admits.
+  'GET /metrics 200': {
+    provoke: (t) => { t.request.headers.Authorization = `Bearer ${env.CANOPY_CONTRACT_SCRAPE_TOKEN}`; },
+    validateText: (body) => {
+      const bad = body.split('\n').filter((l) => l !== '' && !prometheusLine.test(l));
+      if (!body.includes('# TYPE ')) return 'the body is not a Prometheus exposition (no # TYPE line).';
+      return bad.length ? `lines that are not Prometheus text format: ${bad.slice(0, 3).join(' | ')}` : null;
+    },
+  },
+  'GET /metrics 403': {
+    provoke: (t) => { t.request.headers.Authorization = 'Bearer not-the-scrape-token'; },
+  },
+};
+
+install(hooks, {
+  specPath: path.join(repo, '.openapi', 'api.yaml'),
+  plan,
+  summaryPath: env.CANOPY_CONTRACT_SUMMARY,
+});
