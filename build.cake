@@ -1,0 +1,247 @@
+// Canopy's build: every gate, in order. Entry point: ./build.sh --target=<Target>.
+// See README.md ("Build targets") for what each target does and how to run it alone.
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+var target = Argument("target", "Test");
+var configuration = Argument("configuration", "Release");
+
+var root = MakeAbsolute(Directory("./")).FullPath;
+var artifacts = $"{root}/artifacts";
+var solution = $"{root}/Canopy.slnx";
+var apiDll = $"{root}/src/Canopy.Api/bin/{configuration}/net10.0/Canopy.Api.dll";
+var ci = string.Equals(EnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+// Tallies for the closing summary line; a gate's self-check counts as one test each.
+var passed = 0;
+var failed = 0;
+var skipped = 0;
+var gateLog = new List<string>();
+
+string Env(string name) =>
+    EnvironmentVariable(name) is { Length: > 0 } value
+        ? value
+        : throw new CakeException($"{name} is not set: run the build through ./build.sh, which loads .env.sample and .env.");
+
+void Run(string tool, string arguments, string what, IDictionary<string, string> env = null)
+{
+    Information($"> {tool} {arguments}");
+    var settings = new ProcessSettings { Arguments = arguments, WorkingDirectory = root, EnvironmentVariables = env };
+    var code = StartProcess(tool, settings);
+    if (code != 0)
+    {
+        throw new CakeException($"{what} failed (exit code {code}).");
+    }
+}
+
+void Gate(string name, Action action)
+{
+    try
+    {
+        action();
+        passed++;
+        gateLog.Add($"pass  {name}");
+    }
+    catch
+    {
+        failed++;
+        gateLog.Add($"FAIL  {name}");
+        throw;
+    }
+}
+
+void Node(string script, string what) => Run("node", script, what);
+
+void DotNetTests(string project, string name, string filter = null)
+{
+    var results = $"{artifacts}/test-results";
+    var trx = $"{name}.trx";
+    var trxPath = $"{results}/{trx}";
+    if (FileExists(trxPath)) DeleteFile(trxPath);
+    var settings = new DotNetTestSettings
+    {
+        Configuration = configuration,
+        NoBuild = true,
+        NoRestore = true,
+        ResultsDirectory = results,
+        Loggers = new[] { $"trx;LogFileName={trx}", "console;verbosity=minimal" },
+        Filter = filter,
+    };
+    try
+    {
+        DotNetTest(project, settings);
+    }
+    finally
+    {
+        if (FileExists(trxPath))
+        {
+            var counters = XDocument.Load(trxPath).Descendants().First(e => e.Name.LocalName == "Counters");
+            int Count(string attribute) => int.Parse(counters.Attribute(attribute)?.Value ?? "0");
+            passed += Count("passed");
+            failed += Count("failed") + Count("error") + Count("timeout") + Count("aborted");
+            skipped += Count("notExecuted");
+            gateLog.Add($"{(Count("failed") == 0 ? "pass " : "FAIL ")} {name}: {Count("passed")} passed, {Count("failed")} failed");
+        }
+        else
+        {
+            failed++;
+            gateLog.Add($"FAIL  {name}: no test results were written");
+        }
+    }
+}
+
+Teardown(_ =>
+{
+    Information("");
+    Information("Gates and tests:");
+    foreach (var entry in gateLog) Information($"  {entry}");
+    // build.sh prints this as the run's closing line, after Cake's own task table.
+    var line = $"{passed} passed, {failed} failed, {skipped} skipped";
+    Information($"Test: {line}");
+    System.IO.Directory.CreateDirectory(artifacts);
+    System.IO.File.WriteAllText($"{artifacts}/test-summary.txt", line + "\n");
+});
+
+Task("Bootstrap")
+    .Description("Install what the build needs (npm packages, apt servers) and start PostgreSQL and Redis.")
+    .Does(() =>
+{
+    var marker = $"{root}/node_modules/.package-lock.json";
+    if (!FileExists(marker) || System.IO.File.GetLastWriteTimeUtc(marker) < System.IO.File.GetLastWriteTimeUtc($"{root}/package-lock.json"))
+    {
+        Run("npm", "ci --no-audit --no-fund", "npm ci");
+    }
+    Run("bash", "tools/servers.sh up", "starting PostgreSQL and Redis");
+});
+
+Task("Servers-Down")
+    .Description("Stop the local PostgreSQL and Redis.")
+    .Does(() => Run("bash", "tools/servers.sh down", "stopping the servers"));
+
+Task("Lint")
+    .Description("Spectral: the spec obeys spectral.yaml; every custom rule is proven to fire.")
+    .Does(() =>
+{
+    Gate("spectral lint of .openapi/api.yaml", () =>
+        Run("npx", "--no-install spectral lint --ruleset spectral.yaml --fail-severity=warn .openapi/api.yaml", "Spectral lint"));
+    Gate("spectral rules self-test", () => Node("tools/gates/spectral-selftest.mjs", "Spectral rule self-test"));
+});
+
+Task("Generate")
+    .Description("Regenerate generated/ from the spec (a build does this too, when the spec changed).")
+    .Does(() => Run("dotnet", "node_modules/nswag/bin/binaries/Net100/dotnet-nswag.dll run tools/nswag/canopy.nswag", "NSwag generation"));
+
+Task("Drift")
+    .Description("generated/ is byte-identical to what the committed spec produces.")
+    .Does(() =>
+{
+    Gate("generation drift", () => Node("tools/gates/drift.mjs", "Drift check"));
+    Gate("drift gate self-test", () => Node("tools/gates/drift.mjs --selftest", "Drift self-test"));
+});
+
+Task("Build")
+    .Description("Restore (locked in CI), build with warnings as errors, type-check the TypeScript client.")
+    .Does(() =>
+{
+    Gate("dotnet build (warnings as errors)", () =>
+    {
+        DotNetRestore(solution, new DotNetRestoreSettings { LockedMode = ci });
+        DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration, NoRestore = true });
+    });
+    Gate("TypeScript client compiles under tsc --strict", () =>
+        Run("node", "node_modules/typescript/bin/tsc -p tools/typescript/tsconfig.json", "tsc --strict"));
+    if (DirectoryExists($"{root}/.git"))
+    {
+        Gate("the build left generated/ as committed", () =>
+        {
+            IEnumerable<string> output;
+            StartProcess("git", new ProcessSettings { Arguments = "status --porcelain -- generated", WorkingDirectory = root, RedirectStandardOutput = true }, out output);
+            var changed = output.Where(l => !string.IsNullOrWhiteSpace(l)).ToList();
+            if (changed.Count > 0)
+            {
+                throw new CakeException("The build regenerated generated/ from a changed spec; commit generated/ with the spec:\n  " + string.Join("\n  ", changed));
+            }
+        });
+    }
+});
+
+Task("UnitTests")
+    .Description("Unit tests of pure logic (no infrastructure).")
+    .IsDependentOn("Build")
+    .Does(() => DotNetTests("tests/Canopy.Platform.Tests/Canopy.Platform.Tests.csproj", "unit-tests"));
+
+Task("IntegrationTests")
+    .Description("Integration tests against the real PostgreSQL and Redis, route parity included.")
+    .IsDependentOn("Build")
+    .Does(() => DotNetTests("tests/Canopy.Api.Tests/Canopy.Api.Tests.csproj", "integration-tests"));
+
+Task("RouteParity")
+    .Description("Every spec operation is served and nothing else is.")
+    .IsDependentOn("Build")
+    .Does(() => DotNetTests("tests/Canopy.Api.Tests/Canopy.Api.Tests.csproj", "route-parity", "Category=RouteParity"));
+
+Task("Contract")
+    .Description("Dredd against the built service: every documented status provoked or skipped with a reason, bodies validated.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    Gate("Dredd contract tests (v1)", () => Node($"tools/gates/contract.mjs --dll \"{apiDll}\" --version v1", "Dredd contract tests"));
+    Gate("contract gate self-test", () => Node("tools/gates/contract.mjs --selftest --version v1", "Contract gate self-test"));
+});
+
+Task("Pack")
+    .Description("Pack the C# client as a NuGet package versioned from the spec's info.version.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    Gate("C# client package carries the spec's version", () =>
+    {
+        var output = $"{artifacts}/packages";
+        CleanDirectory(output);
+        DotNetPack("src/Canopy.Client/Canopy.Client.csproj", new DotNetPackSettings
+        {
+            Configuration = configuration,
+            NoBuild = true,
+            NoRestore = true,
+            OutputDirectory = output,
+        });
+        var specVersion = Regex.Match(System.IO.File.ReadAllText($"{root}/.openapi/api.yaml"), @"(?m)^  version:\s*(\S+)").Groups[1].Value;
+        var expected = $"{output}/Canopy.Client.{specVersion}.nupkg";
+        if (!FileExists(expected))
+        {
+            throw new CakeException($"Expected {expected} (the spec's info.version is {specVersion}).");
+        }
+        Information($"Packed {expected}");
+    });
+});
+
+Task("Run")
+    .Description("Start PostgreSQL and Redis, build, and serve Canopy on 127.0.0.1:$CANOPY_HTTP_PORT until Ctrl-C.")
+    .IsDependentOn("Bootstrap")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var port = Env("CANOPY_HTTP_PORT");
+    var env = new Dictionary<string, string>
+    {
+        ["ConnectionStrings__Postgres"] = EnvironmentVariable("ConnectionStrings__Postgres")
+            ?? $"Host=127.0.0.1;Port={Env("CANOPY_PG_PORT")};Database={Env("CANOPY_PG_DATABASE")};Username={Env("CANOPY_PG_APP_USER")};Password={Env("CANOPY_PG_APP_PASSWORD")}",
+        ["ConnectionStrings__Redis"] = EnvironmentVariable("ConnectionStrings__Redis")
+            ?? $"127.0.0.1:{Env("CANOPY_REDIS_PORT")},password={Env("CANOPY_REDIS_PASSWORD")}",
+    };
+    Information($"Canopy is starting on http://127.0.0.1:{port} (readiness: /health/ready, docs: /docs). Ctrl-C stops it.");
+    Run("dotnet", $"\"{apiDll}\" --urls http://127.0.0.1:{port}", "Canopy", env);
+});
+
+Task("Test")
+    .Description("Every test and gate, in order: the README's test command and what CI runs.")
+    .IsDependentOn("Bootstrap")
+    .IsDependentOn("Lint")
+    .IsDependentOn("Drift")
+    .IsDependentOn("Build")
+    .IsDependentOn("UnitTests")
+    .IsDependentOn("IntegrationTests")
+    .IsDependentOn("Contract")
+    .IsDependentOn("Pack");
+
+RunTarget(target);
