@@ -23,15 +23,31 @@ string Env(string name) =>
         ? value
         : throw new CakeException($"{name} is not set: run the build through ./build.sh, which loads .env.sample and .env.");
 
-void Run(string tool, string arguments, string what, IDictionary<string, string> env = null)
+void Run(string tool, string arguments, string what, IDictionary<string, string> env = null, string workingDirectory = null)
 {
     Information($"> {tool} {arguments}");
-    var settings = new ProcessSettings { Arguments = arguments, WorkingDirectory = root, EnvironmentVariables = env };
+    var settings = new ProcessSettings { Arguments = arguments, WorkingDirectory = workingDirectory ?? root, EnvironmentVariables = env };
     var code = StartProcess(tool, settings);
     if (code != 0)
     {
         throw new CakeException($"{what} failed (exit code {code}).");
     }
+}
+
+// Npgsql connection-string value, quoted so a password may hold ';' or '='.
+string Pg(string value) => "'" + value.Replace("'", "''") + "'";
+
+Dictionary<string, string> RunEnvironment()
+{
+    string Postgres(string user, string password) =>
+        $"Host=127.0.0.1;Port={Env("CANOPY_PG_PORT")};Database={Pg(Env("CANOPY_PG_DATABASE"))};Username={Pg(Env(user))};Password={Pg(Env(password))}";
+    return new Dictionary<string, string>
+    {
+        ["ConnectionStrings__Postgres"] = EnvironmentVariable("ConnectionStrings__Postgres") ?? Postgres("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD"),
+        ["ConnectionStrings__PostgresOwner"] = EnvironmentVariable("ConnectionStrings__PostgresOwner") ?? Postgres("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD"),
+        ["ConnectionStrings__Redis"] = EnvironmentVariable("ConnectionStrings__Redis")
+            ?? $"127.0.0.1:{Env("CANOPY_REDIS_PORT")},password={Env("CANOPY_REDIS_PASSWORD")}",
+    };
 }
 
 void Gate(string name, Action action)
@@ -222,16 +238,17 @@ Task("Run")
     .Does(() =>
 {
     var port = Env("CANOPY_HTTP_PORT");
-    var env = new Dictionary<string, string>
-    {
-        ["ConnectionStrings__Postgres"] = EnvironmentVariable("ConnectionStrings__Postgres")
-            ?? $"Host=127.0.0.1;Port={Env("CANOPY_PG_PORT")};Database={Env("CANOPY_PG_DATABASE")};Username={Env("CANOPY_PG_APP_USER")};Password={Env("CANOPY_PG_APP_PASSWORD")}",
-        ["ConnectionStrings__Redis"] = EnvironmentVariable("ConnectionStrings__Redis")
-            ?? $"127.0.0.1:{Env("CANOPY_REDIS_PORT")},password={Env("CANOPY_REDIS_PASSWORD")}",
-    };
+    var env = RunEnvironment();
     Information($"Canopy is starting on http://127.0.0.1:{port} (readiness: /health/ready, docs: /docs). Ctrl-C stops it.");
-    Run("dotnet", $"\"{apiDll}\" --urls http://127.0.0.1:{port}", "Canopy", env);
+    // The service runs from its build folder, which holds its appsettings*.json.
+    Run("dotnet", $"\"{apiDll}\" --urls http://127.0.0.1:{port}", "Canopy", env, System.IO.Path.GetDirectoryName(apiDll));
 });
+
+Task("Migrate")
+    .Description("Apply pending SQL migrations to the Run database as the owner role.")
+    .IsDependentOn("Bootstrap")
+    .IsDependentOn("Build")
+    .Does(() => Run("dotnet", $"\"{apiDll}\" migrate", "Migrations", RunEnvironment(), System.IO.Path.GetDirectoryName(apiDll)));
 
 Task("Test")
     .Description("Every test and gate, in order: the README's test command and what CI runs.")

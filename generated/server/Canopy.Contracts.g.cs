@@ -151,16 +151,31 @@ namespace Canopy.Contracts
 
     }
 
+    /// <summary>
+    /// One violated rule. A body member is named by `pointer`; a path, query or header parameter by `parameter` and `in`.
+    /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record ProblemFieldError
     {
 
         /// <summary>
-        /// JSON pointer (RFC 6901, fragment form) to the offending member of the request.
+        /// JSON pointer (RFC 6901, fragment form) to the offending member of the request body.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("pointer")]
-        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
-        public required string Pointer { get; set; }
+        public string? Pointer { get; set; }
+
+        /// <summary>
+        /// Name of the offending parameter.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("parameter")]
+        public string? Parameter { get; set; }
+
+        /// <summary>
+        /// Where the offending parameter is.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("in")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ProblemFieldErrorIn>))]
+        public ProblemFieldErrorIn? In { get; set; }
 
         /// <summary>
         /// What is wrong with that member.
@@ -327,6 +342,24 @@ namespace Canopy.Contracts
             get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
             set { _additionalProperties = value; }
         }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum ProblemFieldErrorIn
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"path")]
+        [System.Runtime.Serialization.EnumMember(Value = @"path")]
+        Path = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"query")]
+        [System.Runtime.Serialization.EnumMember(Value = @"query")]
+        Query = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"header")]
+        [System.Runtime.Serialization.EnumMember(Value = @"header")]
+        Header = 2,
 
     }
 

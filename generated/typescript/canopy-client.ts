@@ -209,9 +209,14 @@ export interface Problem {
     [key: string]: any;
 }
 
+/** One violated rule. A body member is named by `pointer`; a path, query or header parameter by `parameter` and `in`. */
 export interface ProblemFieldError {
-    /** JSON pointer (RFC 6901, fragment form) to the offending member of the request. */
-    pointer: string;
+    /** JSON pointer (RFC 6901, fragment form) to the offending member of the request body. */
+    pointer?: string;
+    /** Name of the offending parameter. */
+    parameter?: string;
+    /** Where the offending parameter is. */
+    in?: ProblemFieldErrorIn;
     /** What is wrong with that member. */
     detail: string;
 
@@ -260,6 +265,8 @@ export interface HealthCheckResult {
 
     [key: string]: any;
 }
+
+export type ProblemFieldErrorIn = "path" | "query" | "header";
 
 export class CanopyApiException extends Error {
     override message: string;

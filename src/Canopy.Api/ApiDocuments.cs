@@ -8,9 +8,8 @@ internal static class ApiDocuments
 
     private const string Resource = "Canopy.Api.openapi.yaml";
 
-    public static void MapApiDocuments(this WebApplication app)
+    public static void MapApiDocuments(this WebApplication app, string spec)
     {
-        var spec = ReadSpec();
         app.MapGet(Routes[0], () => Results.Text(spec, "application/yaml; charset=utf-8"))
             .ExcludeFromDescription();
         app.UseSwaggerUI(options =>
@@ -21,7 +20,7 @@ internal static class ApiDocuments
         });
     }
 
-    private static string ReadSpec()
+    public static string ReadSpec()
     {
         using var stream = typeof(ApiDocuments).Assembly.GetManifestResourceStream(Resource)
             ?? throw new InvalidOperationException($"The embedded OpenAPI document {Resource} is missing from the build.");

@@ -1,31 +1,117 @@
+using System.Text.Json.Serialization;
 using Canopy.Api;
+using Canopy.Platform.Data;
 using Canopy.Platform.Health;
+using Canopy.Platform.Http;
 using Canopy.Platform.Metrics;
+using Canopy.Platform.Migrations;
+using Canopy.Platform.Observability;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Problems;
 using Canopy.Platform.Redis;
+using Canopy.Platform.Spec;
+using Canopy.Platform.Tenancy;
+using Canopy.Platform.Validation;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ModelBinding.Metadata;
+using Microsoft.Extensions.Options;
 
-var builder = WebApplication.CreateBuilder(args);
+[assembly: ApiController]
 
-builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddCanopyProblems();
-builder.Services.AddCanopyPostgres(builder.Configuration);
-builder.Services.AddCanopyRedis(builder.Configuration);
-builder.Services.AddCanopyHealth(builder.Configuration);
-builder.Services.AddCanopyMetrics(builder.Configuration);
-builder.Services.AddControllers();
+// "migrate" as the first argument applies pending migrations and exits (./build.sh --target=Migrate).
+var migrateOnly = args is ["migrate", ..];
+try
+{
+    var builder = WebApplication.CreateBuilder(migrateOnly ? args[1..] : args);
+    var configuration = builder.Configuration;
 
-var app = builder.Build();
+    builder.Services.AddCanopyLogging(builder.Logging);
+    builder.Services.AddSingleton(TimeProvider.System);
+    var spec = ApiDocuments.ReadSpec();
+    builder.Services.AddSingleton(new OpenApiDocument(spec));
+    builder.Services.AddSingleton(OperationCatalog.Parse(spec));
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.MapControllers();
-app.MapApiDocuments();
+    builder.Services.AddCanopyTelemetry(configuration, "canopy-api");
+    builder.Services.AddCanopyProblems();
+    builder.Services.AddCanopyHttp(configuration, builder.Environment);
+    builder.Services.AddCanopyPostgres(configuration);
+    builder.Services.AddCanopyRedis(configuration);
+    builder.Services.AddCanopyHealth(configuration);
+    builder.Services.AddCanopyMetrics(configuration);
+    builder.Services.AddCanopyMigrations(configuration);
+    builder.Services.AddOptions<SlowQueryOptions>().Bind(configuration.GetSection(SlowQueryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+    builder.Services.AddHostedService<SlowQueryLogger>();
+    builder.Services.AddOptions<CursorOptions>().Bind(configuration.GetSection(CursorOptions.Section))
+        .ValidateDataAnnotations().Validate(o => IsCursorKey(o.Key), "Cursors__Key must be base64 of at least 32 random bytes.").ValidateOnStart();
+    builder.Services.AddSingleton<CursorCodec>();
+    builder.Services.AddScoped<ITenantContext, HttpTenantContext>();
+    builder.Services.AddCanopyValidators(typeof(Program).Assembly);
 
-// Connect to Redis before the first request so readiness answers at once.
-_ = app.Services.GetRequiredService<RedisConnection>().IsConnected;
+    builder.WebHost.ConfigureKestrel((context, kestrel) =>
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.MaxRequestBodySize = context.Configuration.GetSection(HttpOptions.Section).Get<HttpOptions>()?.MaxRequestBodyBytes
+            ?? new HttpOptions().MaxRequestBodyBytes;
+    });
 
-await app.RunAsync().ConfigureAwait(false);
+    builder.Services
+        .AddControllers(mvc =>
+        {
+            mvc.Filters.Add<ParameterConstraintFilter>();
+            mvc.Filters.Add<ValidationFilter>();
+            mvc.ModelMetadataDetailsProviders.Add(new SystemTextJsonValidationMetadataProvider());
+        })
+        .AddJsonOptions(json =>
+        {
+            // The messages are classified, never echoed (InvalidModelStateProblems).
+            json.AllowInputFormatterExceptionMessages = true;
+            json.JsonSerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        })
+        .ConfigureApiBehaviorOptions(api => api.InvalidModelStateResponseFactory = InvalidModelStateProblems.Create);
+
+    var app = builder.Build();
+
+    app.UseMiddleware<RequestLoggingMiddleware>();
+    app.UseExceptionHandler();
+    app.UseStatusCodePages();
+    app.UseCanopyHttp();
+    app.MapControllers();
+    app.MapApiDocuments(spec);
+
+    if (migrateOnly || app.Services.GetRequiredService<IOptions<MigrationOptions>>().Value.ApplyAtStartup)
+    {
+        var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None).ConfigureAwait(false);
+        if (migrateOnly)
+        {
+            Console.WriteLine($"Canopy: {applied.Count} migration(s) applied.");
+            return 0;
+        }
+    }
+
+    // Connect to Redis before the first request so readiness answers at once.
+    _ = app.Services.GetRequiredService<RedisConnection>().IsConnected;
+
+    await app.RunAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (Exception ex) when (ex is OptionsValidationException or DatabaseTimeZoneException or MigrationChecksumException or InvalidOperationException { Source: "Canopy.Platform" })
+{
+    // A configuration or database that Canopy must not run with: say which, and stop.
+    await Console.Error.WriteLineAsync($"Canopy cannot start: {StartupFailure.Describe(ex)}").ConfigureAwait(false);
+    return 1;
+}
+
+static bool IsCursorKey(string key)
+{
+    try
+    {
+        return CursorCodec.ParseKey(key).Length >= 32;
+    }
+    catch (OptionsValidationException)
+    {
+        return false;
+    }
+}
 
 /// <summary>Entry point; public so integration tests can host the real application.</summary>
 public partial class Program;

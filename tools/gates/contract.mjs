@@ -6,7 +6,7 @@
 //                                               on exactly the transactions it breaks)
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const args = process.argv.slice(2);
@@ -20,6 +20,11 @@ const root = process.cwd();
 const env = process.env;
 const required = (name) => env[name] || (() => { throw new Error(`${name} is not set: run through ./build.sh`); })();
 
+// Npgsql connection-string values, quoted so a password may hold ';' or '='.
+const quote = (v) => `'${v.replace(/'/g, "''")}'`;
+const postgres = (user, password) =>
+  `Host=127.0.0.1;Port=${required('CANOPY_PG_PORT')};Database=${quote(required('CANOPY_PG_TEST_DATABASE'))};Username=${quote(required(user))};Password=${quote(required(password))}`;
+
 const port = Number(selftest ? Number(required('CANOPY_TEST_HTTP_PORT')) + 1 : required('CANOPY_TEST_HTTP_PORT'));
 const baseUrl = `http://127.0.0.1:${port}`;
 const outDir = join(root, 'artifacts', 'contracts');
@@ -30,7 +35,8 @@ const scrapeToken = `contract-${process.pid}-${Date.now()}`;
 const serviceEnv = {
   ...env,
   ASPNETCORE_ENVIRONMENT: 'Test',
-  ConnectionStrings__Postgres: `Host=127.0.0.1;Port=${required('CANOPY_PG_PORT')};Database=${required('CANOPY_PG_TEST_DATABASE')};Username=${required('CANOPY_PG_APP_USER')};Password=${required('CANOPY_PG_APP_PASSWORD')}`,
+  ConnectionStrings__Postgres: postgres('CANOPY_PG_APP_USER', 'CANOPY_PG_APP_PASSWORD'),
+  ConnectionStrings__PostgresOwner: postgres('CANOPY_PG_OWNER_USER', 'CANOPY_PG_OWNER_PASSWORD'),
   ConnectionStrings__Redis: `127.0.0.1:${required('CANOPY_REDIS_TEST_PORT')},password=${required('CANOPY_REDIS_PASSWORD')}`,
   // TEST-NET-1 (RFC 5737): no local caller is in it, so /metrics admits only the token.
   Metrics__AllowedNetworks: '192.0.2.0/24',
@@ -44,9 +50,10 @@ let service;
 if (selftest) {
   service = spawn(process.execPath, [join(root, 'tests', 'contracts', 'selftest', 'broken-service.mjs'), String(port)], { env: serviceEnv, stdio: 'inherit' });
 } else {
-  const dll = option('--dll');
+  const dll = option('--dll') && resolve(option('--dll'));
   if (!dll || !existsSync(dll)) throw new Error(`--dll ${dll} does not exist: build first (./build.sh --target=Build)`);
-  service = spawn('dotnet', [dll, '--urls', baseUrl], { env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  // From its build folder, which holds its appsettings*.json (the content root is the working directory).
+  service = spawn('dotnet', [dll, '--urls', baseUrl], { cwd: dirname(dll), env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 const stop = () => { if (service.exitCode === null) service.kill('SIGTERM'); };

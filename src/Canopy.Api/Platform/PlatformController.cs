@@ -1,6 +1,8 @@
 using Canopy.Contracts;
 using Canopy.Platform.Health;
 using Canopy.Platform.Metrics;
+using Canopy.Platform.Observability;
+using Microsoft.AspNetCore.Http.Timeouts;
 using Canopy.Platform.Problems;
 using Microsoft.AspNetCore.Mvc;
 
@@ -11,13 +13,15 @@ namespace Canopy.Api.Platform;
 public sealed class PlatformController(
     ReadinessProbe readiness,
     MetricsAccessPolicy metricsAccess,
-    PrometheusExposition exposition) : PlatformControllerBase
+    PrometheusExporter exposition) : PlatformControllerBase
 {
     private const string HealthMediaType = "application/health+json";
 
+    [DisableRequestTimeout]
     public override Task<ActionResult<Liveness>> GetLiveness(CancellationToken cancellationToken = default) =>
         Task.FromResult<ActionResult<Liveness>>(Health(StatusCodes.Status200OK, new Liveness { Status = HealthStatus.Pass }));
 
+    [DisableRequestTimeout]
     public override async Task<ActionResult<Readiness>> GetReadiness(CancellationToken cancellationToken = default)
     {
         var report = await readiness.CheckAsync(cancellationToken).ConfigureAwait(false);
@@ -33,7 +37,7 @@ public sealed class PlatformController(
                 HttpContext, ProblemTypes.Forbidden, "Metrics are readable only from the configured networks or with the scrape token."));
         }
 
-        return Task.FromResult<ActionResult<string>>(Content(exposition.Render(), PrometheusExposition.ContentType));
+        return Task.FromResult<ActionResult<string>>(Content(exposition.Scrape(), PrometheusExporter.ContentType));
     }
 
     private ObjectResult Health(int status, object body)

@@ -15,6 +15,13 @@ public sealed class HealthOptions
     [Range(1, 30_000)]
     public int SlowResponseMilliseconds { get; set; } = 250;
 
+    /// <summary>
+    /// A report younger than this is answered again instead of re-checking, and concurrent
+    /// probes share one check: a flood of unauthenticated probes cannot drain the pool.
+    /// </summary>
+    [Range(0, 60_000)]
+    public int CacheMilliseconds { get; set; } = 1_000;
+
     /// <summary>Share of the connection pool in use from which the pool check warns.</summary>
     [Range(0.1, 1.0)]
     public double PoolWarnRatio { get; set; } = 0.8;

@@ -19,15 +19,50 @@ public sealed partial class ReadinessProbe(
     IOptions<HealthOptions> options,
     IOptions<PostgresOptions> postgresOptions,
     TimeProvider time,
-    ILogger<ReadinessProbe> logger)
+    ILogger<ReadinessProbe> logger) : IDisposable
 {
     public const string PostgresResponseTime = "postgres:responseTime";
     public const string RedisResponseTime = "redis:responseTime";
     public const string PostgresConnections = "postgres:connections";
 
     private readonly HealthOptions _options = options.Value;
+    private readonly SemaphoreSlim _singleFlight = new(1, 1);
+    private (ReadinessReport Report, long At)? _last;
 
+    /// <summary>The current report, or the last one when it is younger than the cache window.</summary>
     public async Task<ReadinessReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        if (Fresh() is { } cached)
+        {
+            return cached;
+        }
+
+        await _singleFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Fresh() is { } justChecked)
+            {
+                return justChecked;
+            }
+
+            var report = await CheckNowAsync(cancellationToken).ConfigureAwait(false);
+            _last = (report, time.GetTimestamp());
+            return report;
+        }
+        finally
+        {
+            _singleFlight.Release();
+        }
+    }
+
+    public void Dispose() => _singleFlight.Dispose();
+
+    private ReadinessReport? Fresh() =>
+        _options.CacheMilliseconds > 0 && _last is { } last && time.GetElapsedTime(last.At).TotalMilliseconds < _options.CacheMilliseconds
+            ? last.Report
+            : null;
+
+    private async Task<ReadinessReport> CheckNowAsync(CancellationToken cancellationToken)
     {
         var postgres = TimeAsync(PostgresResponseTime, "PostgreSQL", PingPostgresAsync, cancellationToken);
         var redisCheck = TimeAsync(RedisResponseTime, "Redis", PingRedisAsync, cancellationToken);
@@ -93,7 +128,7 @@ public sealed partial class ReadinessProbe(
     }
 
     private Task PingRedisAsync(CancellationToken cancellationToken) =>
-        Task.Run(() => redis.Database.PingAsync(), cancellationToken);
+        Task.Run(() => redis.ExecuteAsync("PING", db => db.PingAsync()), cancellationToken);
 
     private static void Observe(Task abandoned) =>
         abandoned.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);

@@ -13,7 +13,6 @@ public static class MetricsServiceCollectionExtensions
             .Validate(o => TryParse(o.AllowedNetworks), "Metrics__AllowedNetworks must be a comma-separated list of CIDR networks.")
             .ValidateOnStart();
         services.AddSingleton(sp => new MetricsAccessPolicy(sp.GetRequiredService<IOptions<MetricsOptions>>().Value));
-        services.AddSingleton<PrometheusExposition>();
         return services;
     }
 

@@ -2,24 +2,30 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Canopy.Platform.Postgres;
 
-/// <summary>Connection settings of the primary PostgreSQL data source.</summary>
+/// <summary>Connection settings of the PostgreSQL data sources.</summary>
 public sealed class PostgresOptions
 {
     public const string Section = "Postgres";
 
-    /// <summary>Connection string of the application role (not the owner of any table).</summary>
+    /// <summary>The application role's connection string (a role that owns no table), from <c>ConnectionStrings:Postgres</c>.</summary>
     [Required(ErrorMessage = "ConnectionStrings__Postgres is required (the application role's connection string).")]
     public string ConnectionString { get; set; } = "";
 
     /// <summary>
-    /// Name of the pool in metrics and readiness. Never the connection string, which names
-    /// hosts; distinct per data source when one process holds several.
+    /// A streaming replica for reporting reads, from <c>ConnectionStrings:PostgresReplica</c>;
+    /// without one, replica reads go to the primary through a pool of their own.
+    /// </summary>
+    public string? ReplicaConnectionString { get; set; }
+
+    /// <summary>
+    /// Name of the primary pool in metrics and readiness (the replica's gets a <c>_replica</c>
+    /// suffix). Never the connection string, which names hosts.
     /// </summary>
     [Required]
-    [RegularExpression("^[a-z][a-z0-9_-]{0,62}$")]
+    [RegularExpression("^[a-z][a-z0-9_-]{0,50}$")]
     public string PoolName { get; set; } = "primary";
 
-    /// <summary>Upper bound of the connection pool; requests wait for a free connection beyond it.</summary>
+    /// <summary>Upper bound of each connection pool; requests wait for a free connection beyond it.</summary>
     [Range(1, 1000)]
     public int MaxPoolSize { get; set; } = 50;
 
@@ -30,4 +36,6 @@ public sealed class PostgresOptions
     /// <summary>Seconds a single command may run before it is cancelled.</summary>
     [Range(1, 3600)]
     public int CommandTimeoutSeconds { get; set; } = 30;
+
+    public string ReplicaPoolName => PoolName + "_replica";
 }

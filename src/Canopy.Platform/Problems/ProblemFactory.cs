@@ -10,26 +10,39 @@ public static class ProblemFactory
 {
     public const string MediaType = "application/problem+json";
 
-    public static ProblemDetails Create(HttpContext context, ProblemType type, string? detail = null)
+    /// <summary>The problem type of the current response, for metrics and request logs.</summary>
+    public const string ProblemTypeItem = "canopy.problem-type";
+
+    public static ProblemDetails Create(HttpContext context, ProblemType type, string? detail = null, IReadOnlyList<FieldError>? errors = null)
     {
         var problem = new ProblemDetails { Status = type.Status };
         Complete(problem, context, type, detail);
+        if (errors is { Count: > 0 })
+        {
+            problem.Extensions["errors"] = errors.Select(ToMember).ToList();
+        }
+
         return problem;
     }
 
-    /// <summary>Fills every member the spec requires, keeping values a handler already set.</summary>
+    /// <summary>Fills every member the spec requires; an already chosen Canopy type is kept.</summary>
     public static void Complete(ProblemDetails problem, HttpContext context, ProblemType? type = null, string? detail = null)
     {
-        type ??= ProblemTypes.ForStatus(problem.Status ?? context.Response.StatusCode);
-        problem.Status ??= type.Status;
+        ArgumentNullException.ThrowIfNull(problem);
+        ArgumentNullException.ThrowIfNull(context);
+        type ??= ProblemTypes.All.FirstOrDefault(t => t.Uri == problem.Type && t.Status == problem.Status)
+            ?? ProblemTypes.ForStatus(problem.Status ?? context.Response.StatusCode);
+        problem.Status = type.Status;
         problem.Type = type.Uri;
         problem.Title = type.Title;
-        problem.Detail = detail ?? problem.Detail ?? type.HumanReadableCause;
+        problem.Detail = detail ?? (IsOwnDetail(problem.Detail) ? problem.Detail : type.HumanReadableCause);
         problem.Instance = context.Request.Path.Value ?? "/";
         problem.Extensions["human_readable_cause"] = type.HumanReadableCause;
         problem.Extensions["suggested_action"] = type.SuggestedAction;
         problem.Extensions["trace_id"] = TraceIdOf(context);
         problem.Extensions.Remove("traceId");
+        problem.Extensions.Remove("requestId");
+        context.Items[ProblemTypeItem] = type.Slug;
     }
 
     public static ObjectResult Result(HttpContext context, ProblemType type, string? detail = null) =>
@@ -38,6 +51,33 @@ public static class ProblemFactory
             StatusCode = type.Status,
             ContentTypes = { MediaType },
         };
+
+    private static Dictionary<string, string> ToMember(FieldError error)
+    {
+        var member = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (error.Pointer is not null)
+        {
+            member["pointer"] = error.Pointer;
+        }
+
+        if (error.Parameter is not null)
+        {
+            member["parameter"] = error.Parameter;
+        }
+
+        if (error.In is not null)
+        {
+            member["in"] = error.In;
+        }
+
+        member["detail"] = error.Detail;
+        return member;
+    }
+
+    // The framework's stock details ("See the errors property for details.", RFC links) say
+    // nothing a reader can use; Canopy's own details are kept.
+    private static bool IsOwnDetail(string? detail) =>
+        !string.IsNullOrWhiteSpace(detail) && !detail.StartsWith("See the errors", StringComparison.Ordinal);
 
     private static string TraceIdOf(HttpContext context) =>
         Activity.Current?.TraceId.ToHexString()

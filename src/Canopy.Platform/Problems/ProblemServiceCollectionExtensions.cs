@@ -9,8 +9,8 @@ public static class ProblemServiceCollectionExtensions
     public static IServiceCollection AddCanopyProblems(this IServiceCollection services)
     {
         services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
-        services.AddProblemDetails();
-        services.AddExceptionHandler<UnhandledExceptionHandler>();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c => ProblemFactory.Complete(c.ProblemDetails, c.HttpContext));
+        services.AddExceptionHandler<ProblemExceptionHandler>();
         return services;
     }
 }

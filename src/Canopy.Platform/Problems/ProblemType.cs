@@ -16,7 +16,10 @@ public sealed record ProblemType(
     public string Uri => BaseUri + Slug;
 }
 
-/// <summary>The problem types the platform itself produces. Every one is listed in docs/problems.md.</summary>
+/// <summary>
+/// The problem types of the platform. Every one is listed in the spec
+/// (<c>components.x-problem-types</c>) and in docs/problems.md; a test keeps the three in step.
+/// </summary>
 public static class ProblemTypes
 {
     public static readonly ProblemType MalformedRequest = new(
@@ -44,6 +47,46 @@ public static class ProblemTypes
         "The path exists but does not accept this HTTP method.",
         "Use one of the methods listed in the Allow header.");
 
+    public static readonly ProblemType NotAcceptable = new(
+        "not-acceptable", 406, "We cannot answer in the format you asked for",
+        "The Accept header names no media type this operation can produce.",
+        "Accept application/json (or the media type the documentation lists).");
+
+    public static readonly ProblemType Conflict = new(
+        "conflict", 409, "This conflicts with the current state",
+        "The request cannot be applied to the resource in its current state.",
+        "Read the resource again, then decide whether the change still makes sense.");
+
+    public static readonly ProblemType PreconditionFailed = new(
+        "precondition-failed", 412, "The resource has changed since you read it",
+        "Someone else changed the resource after you read it.",
+        "Read the resource again and repeat the change if it still makes sense.");
+
+    public static readonly ProblemType PayloadTooLarge = new(
+        "payload-too-large", 413, "The request body is too large",
+        "The request body exceeds the size limit of this operation.",
+        "Send a smaller body, or split the data across several requests.");
+
+    public static readonly ProblemType UnsupportedMediaType = new(
+        "unsupported-media-type", 415, "The body's media type is not supported",
+        "The body was sent in a format this operation does not read.",
+        "Send the body as JSON with Content-Type application/json.");
+
+    public static readonly ProblemType ValidationFailed = new(
+        "validation-failed", 422, "Your request is invalid",
+        "Some values in the request are not acceptable.",
+        "Correct the members listed in errors and send the request again.");
+
+    public static readonly ProblemType PreconditionRequired = new(
+        "precondition-required", 428, "This change needs If-Match",
+        "The change could overwrite someone else's change because no version was given.",
+        "Read the resource, then send its ETag in If-Match.");
+
+    public static readonly ProblemType QuotaExceeded = new(
+        "quota-exceeded", 429, "Too many requests",
+        "More requests were sent than the quota allows.",
+        "Wait for the number of seconds in Retry-After, then retry.");
+
     public static readonly ProblemType InternalError = new(
         "internal-error", 500, "Something went wrong on our side",
         "An unexpected error happened while handling the request.",
@@ -52,13 +95,22 @@ public static class ProblemTypes
     public static readonly ProblemType ServiceUnavailable = new(
         "service-unavailable", 503, "The service is temporarily unavailable",
         "A system Canopy depends on is not answering right now.",
-        "Wait a moment, then retry.");
+        "Wait for the number of seconds in Retry-After, then retry.");
 
-    /// <summary>Every platform problem type, for docs and tests.</summary>
+    public static readonly ProblemType RequestTimeout = new(
+        "request-timeout", 504, "The request took too long",
+        "The request did not finish within the time the service allows; it may or may not have been applied.",
+        "Retry with the same Idempotency-Key, or check the resource before retrying.");
+
+    /// <summary>Every platform problem type.</summary>
     public static IReadOnlyList<ProblemType> All { get; } =
-        [MalformedRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, InternalError, ServiceUnavailable];
+    [
+        MalformedRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
+        PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, PreconditionRequired,
+        QuotaExceeded, InternalError, ServiceUnavailable, RequestTimeout,
+    ];
 
-    /// <summary>The type used for a bare status code that no handler described.</summary>
+    /// <summary>The generic type of a status code, for a bare status that no handler described.</summary>
     public static ProblemType ForStatus(int status) =>
         All.FirstOrDefault(t => t.Status == status)
         ?? (status >= 500 ? InternalError with { Status = status } : MalformedRequest with { Status = status });

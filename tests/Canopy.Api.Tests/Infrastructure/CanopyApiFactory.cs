@@ -22,6 +22,7 @@ internal sealed class CanopyApiFactory(
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = TestServers.PostgresConnectionString,
+            ["ConnectionStrings:PostgresOwner"] = TestServers.PostgresOwnerConnectionString,
             ["ConnectionStrings:Redis"] = TestServers.RedisConnectionString,
             // Each host of the test process gets its own pool name: Npgsql's pool metrics are
             // process-wide and keyed by it.
@@ -29,6 +30,7 @@ internal sealed class CanopyApiFactory(
             // Timing is not under test here; a cold first connection on a busy 2-core machine is slow.
             ["Health:CheckTimeoutMilliseconds"] = "5000",
             ["Health:SlowResponseMilliseconds"] = "5000",
+            ["Health:CacheMilliseconds"] = "0",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {

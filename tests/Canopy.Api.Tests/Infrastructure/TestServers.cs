@@ -7,9 +7,22 @@ namespace Canopy.Api.Tests.Infrastructure;
 /// </summary>
 internal static class TestServers
 {
-    public static string PostgresConnectionString =>
-        $"Host=127.0.0.1;Port={Require("CANOPY_PG_PORT")};Database={Require("CANOPY_PG_TEST_DATABASE")};" +
-        $"Username={Require("CANOPY_PG_APP_USER")};Password={Require("CANOPY_PG_APP_PASSWORD")}";
+    /// <summary>The application role: owns nothing, subject to row-level security.</summary>
+    public static string PostgresConnectionString => Postgres("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD");
+
+    /// <summary>The owner role, which applies migrations.</summary>
+    public static string PostgresOwnerConnectionString => Postgres("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD");
+
+    public static string AppRole => Require("CANOPY_PG_APP_USER");
+
+    private static string Postgres(string user, string password) => new Npgsql.NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1",
+        Port = int.Parse(Require("CANOPY_PG_PORT"), System.Globalization.CultureInfo.InvariantCulture),
+        Database = Require("CANOPY_PG_TEST_DATABASE"),
+        Username = Require(user),
+        Password = Require(password),
+    }.ConnectionString;
 
     public static string RedisConnectionString => RedisAt(int.Parse(Require("CANOPY_REDIS_TEST_PORT"), System.Globalization.CultureInfo.InvariantCulture));
 

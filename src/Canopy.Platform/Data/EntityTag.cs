@@ -1,0 +1,43 @@
+using System.Globalization;
+using Canopy.Platform.Problems;
+
+namespace Canopy.Platform.Data;
+
+/// <summary>Strong ETags derived from a row's <c>version</c>, and the If-Match rules of API-RULES.md.</summary>
+public static class EntityTag
+{
+    public static string FromVersion(int version) => "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
+
+    /// <summary>
+    /// Checks an If-Match header against the current version: missing → 428, no match → 412.
+    /// Weak tags never match (If-Match uses the strong comparison, RFC 9110 §13.1.1).
+    /// </summary>
+    public static void RequireMatch(string? ifMatch, int currentVersion)
+    {
+        if (string.IsNullOrWhiteSpace(ifMatch))
+        {
+            throw new ProblemException(ProblemTypes.PreconditionRequired, "Send If-Match with the ETag you last read.");
+        }
+
+        var current = FromVersion(currentVersion);
+        var tags = ifMatch.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (tags.Any(t => t == "*" || t == current))
+        {
+            return;
+        }
+
+        throw new ProblemException(ProblemTypes.PreconditionFailed, $"If-Match was {ifMatch.Trim()} but the current ETag is {current}.");
+    }
+
+    /// <summary>Whether an If-None-Match header matches the current version (answer 304).</summary>
+    public static bool NoneMatch(string? ifNoneMatch, int currentVersion)
+    {
+        if (string.IsNullOrWhiteSpace(ifNoneMatch))
+        {
+            return false;
+        }
+
+        var current = FromVersion(currentVersion);
+        return ifNoneMatch.Split(',', StringSplitOptions.TrimEntries).Any(t => t == "*" || t == current || t == "W/" + current);
+    }
+}

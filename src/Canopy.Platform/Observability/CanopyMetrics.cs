@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Reflection;
+
+namespace Canopy.Platform.Observability;
+
+/// <summary>Canopy's own instruments, on the "Canopy" meter exported at /metrics.</summary>
+public sealed class CanopyMetrics : IDisposable
+{
+    public const string MeterName = "Canopy";
+
+    public static readonly string Version =
+        typeof(CanopyMetrics).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? "unknown";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _problems;
+    private readonly Counter<long> _unhandled;
+    private readonly Histogram<double> _redis;
+    private readonly Counter<long> _slowQueries;
+
+    public CanopyMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _meter = meterFactory.Create(MeterName, Version);
+        _problems = _meter.CreateCounter<long>("canopy.problems", "{problem}", "Problem responses by problem type and status.");
+        _unhandled = _meter.CreateCounter<long>("canopy.unhandled_exceptions", "{exception}", "Exceptions nothing handled, by where they were caught.");
+        _redis = _meter.CreateHistogram<double>("canopy.redis.command.duration", "s", "Duration of Redis commands.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
+        _slowQueries = _meter.CreateCounter<long>("canopy.db.slow_queries", "{query}", "SQL statements slower than the slow-query threshold.");
+        _meter.CreateObservableGauge("canopy.build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
+            "{build}", "Build information of the running service.");
+        var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
+        _meter.CreateObservableGauge("process.start_time", () => new DateTimeOffset(started).ToUnixTimeMilliseconds() / 1000.0,
+            "s", "Start time of the process since the Unix epoch.");
+    }
+
+    public void Problem(string problemType, int status) =>
+        _problems.Add(1, new KeyValuePair<string, object?>("problem_type", problemType), new KeyValuePair<string, object?>("status", status));
+
+    public void UnhandledException(string source) =>
+        _unhandled.Add(1, new KeyValuePair<string, object?>("source", source));
+
+    public void RedisCommand(string command, TimeSpan duration, bool failed) =>
+        _redis.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("outcome", failed ? "error" : "ok"));
+
+    public void SlowQuery() => _slowQueries.Add(1);
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Canopy.Platform.Observability;
+
+public static class TelemetryServiceCollectionExtensions
+{
+    /// <summary>The activity sources whose spans Canopy records.</summary>
+    public static readonly string[] TraceSources = ["Microsoft.AspNetCore", "System.Net.Http", "Npgsql", CanopyActivitySource.Name];
+
+    /// <summary>The meters exported at /metrics.</summary>
+    public static readonly string[] Meters =
+    [
+        "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Diagnostics",
+        "System.Net.Http", "System.Runtime", "Npgsql", CanopyMetrics.MeterName,
+    ];
+
+    /// <summary>
+    /// OpenTelemetry traces (exported over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set) and
+    /// metrics (read by /metrics). Spans are always recorded so trace ids reach logs and problems.
+    /// </summary>
+    public static IServiceCollection AddCanopyTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
+    {
+        services.AddSingleton<CanopyMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        var resource = ResourceBuilder.CreateDefault().AddService(serviceName, serviceVersion: CanopyMetrics.Version);
+        var otlpEndpoint = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+
+        services.AddSingleton(sp =>
+        {
+            var builder = Sdk.CreateMeterProviderBuilder()
+                .SetResourceBuilder(resource)
+                .AddMeter(Meters)
+                .AddReader(sp.GetRequiredService<PrometheusExporter>().Reader);
+            return builder.Build();
+        });
+        services.AddSingleton(_ =>
+        {
+            var builder = Sdk.CreateTracerProviderBuilder()
+                .SetResourceBuilder(resource)
+                .AddSource(TraceSources)
+                .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()));
+            if (!string.IsNullOrWhiteSpace(otlpEndpoint))
+            {
+                builder.AddOtlpExporter(o => o.Endpoint = new Uri(otlpEndpoint));
+            }
+
+            return builder.Build();
+        });
+        services.AddHostedService<TelemetryStarter>();
+        return services;
+    }
+
+    /// <summary>Builds the providers before the first request, so the first request is traced and counted.</summary>
+    private sealed class TelemetryStarter(MeterProvider meters, TracerProvider traces) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            _ = meters;
+            _ = traces;
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,46 @@
+using Canopy.Platform.Spec;
+using Canopy.Platform.Validation;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Canopy.Api.Tests.Infrastructure;
+
+/// <summary>The real application plus <see cref="ProbeController"/> and a spec slice describing its operations.</summary>
+internal static class ProbeApplication
+{
+    public const string Spec = """
+        openapi: 3.0.3
+        info: { title: probe, version: 1.0.0 }
+        components:
+          parameters:
+            Limit:
+              name: limit
+              in: query
+              schema: { type: integer, minimum: 1, maximum: 200 }
+        paths:
+          /test-only/items:
+            get:
+              operationId: testListItems
+              parameters:
+                - $ref: '#/components/parameters/Limit'
+                - name: cursor
+                  in: query
+                  schema: { type: string, maxLength: 512, pattern: '^[A-Za-z0-9_.-]+$' }
+                - name: name_prefix
+                  in: query
+                  schema: { type: string, minLength: 1, maxLength: 20 }
+            post:
+              operationId: testCreateItem
+          /test-only/upload:
+            post:
+              operationId: testUpload
+              x-max-body-bytes: 2048
+        """;
+
+    public static CanopyApiFactory Create(IReadOnlyDictionary<string, string?>? settings = null) =>
+        new(settings, services =>
+        {
+            services.AddControllers().AddApplicationPart(typeof(ProbeController).Assembly);
+            services.AddCanopyValidators(typeof(ProbeController).Assembly);
+            services.AddSingleton(OperationCatalog.Parse(Spec));
+        });
+}
