@@ -94,9 +94,10 @@ try
     await app.RunAsync().ConfigureAwait(false);
     return 0;
 }
-catch (Exception ex) when (ex is OptionsValidationException or DatabaseTimeZoneException or MigrationChecksumException or InvalidOperationException { Source: "Canopy.Platform" })
+catch (Exception ex) when (StartupFailure.IsFatal(ex) && StartupFailure.IsOwnProcess)
 {
-    // A configuration or database that Canopy must not run with: say which, and stop.
+    // A configuration or database that Canopy must not run with: say which, and stop. (Hosted
+    // by a test's WebApplicationFactory, the exception goes to the test instead.)
     await Console.Error.WriteLineAsync($"Canopy cannot start: {StartupFailure.Describe(ex)}").ConfigureAwait(false);
     return 1;
 }

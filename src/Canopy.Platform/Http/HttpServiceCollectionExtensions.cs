@@ -59,10 +59,12 @@ public static class HttpServiceCollectionExtensions
 
         services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<HttpOptions>>((forwarded, http) =>
         {
-            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            var proxies = ParseProxies(http.Value.TrustedProxies) ?? [];
             forwarded.KnownProxies.Clear();
             forwarded.KnownIPNetworks.Clear();
-            foreach (var proxy in ParseProxies(http.Value.TrustedProxies) ?? [])
+            // With no known proxy the middleware would believe every caller: no proxy, no forwarding.
+            forwarded.ForwardedHeaders = proxies.Length == 0 ? ForwardedHeaders.None : ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            foreach (var proxy in proxies)
             {
                 forwarded.KnownProxies.Add(proxy);
             }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Canopy.Platform.Problems;
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
@@ -23,7 +24,9 @@ public sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogg
         finally
         {
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText is { } raw ? "/" + raw.TrimStart('/') : "(unmatched)";
+            // After an exception the handler clears the endpoint; its feature keeps the original.
+            var endpoint = context.GetEndpoint() ?? context.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
+            var route = (endpoint as RouteEndpoint)?.RoutePattern.RawText is { } raw ? "/" + raw.TrimStart('/') : "(unmatched)";
             var status = context.Response.StatusCode;
             var problem = context.Items.TryGetValue(ProblemFactory.ProblemTypeItem, out var slug) ? slug as string : null;
             if (problem is not null)

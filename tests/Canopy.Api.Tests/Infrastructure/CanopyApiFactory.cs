@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Canopy.Api.Tests.Infrastructure;
@@ -16,9 +17,11 @@ internal sealed class CanopyApiFactory(
 {
     public string PoolName { get; } = "test_" + Guid.NewGuid().ToString("N")[..12];
 
+    public string Environment { get; init; } = "Test";
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Test");
+        builder.UseEnvironment(Environment);
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Postgres"] = TestServers.PostgresConnectionString,
@@ -37,10 +40,8 @@ internal sealed class CanopyApiFactory(
             settings[key] = value;
         }
 
-        foreach (var (key, value) in settings)
-        {
-            builder.UseSetting(key, value);
-        }
+        // Added last, so these win over appsettings*.json and the environment (.env.sample).
+        builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(settings));
 
         if (configureServices is not null)
         {

@@ -36,11 +36,12 @@ internal static class ProbeApplication
               x-max-body-bytes: 2048
         """;
 
-    public static CanopyApiFactory Create(IReadOnlyDictionary<string, string?>? settings = null) =>
+    public static CanopyApiFactory Create(IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? more = null) =>
         new(settings, services =>
         {
             services.AddControllers().AddApplicationPart(typeof(ProbeController).Assembly);
             services.AddCanopyValidators(typeof(ProbeController).Assembly);
             services.AddSingleton(OperationCatalog.Parse(Spec));
+            more?.Invoke(services);
         });
 }
