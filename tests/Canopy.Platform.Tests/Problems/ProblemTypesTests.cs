@@ -1,22 +1,24 @@
 using Canopy.Platform.Problems;
+using Canopy.Platform.Spec;
 
 namespace Canopy.Platform.Tests.Problems;
 
 public sealed class ProblemTypesTests
 {
     [Fact]
-    public void Given_the_catalogue_Then_slugs_and_statuses_are_unique_and_uris_absolute()
+    public void Given_the_catalogue_Then_slugs_are_unique_and_uris_absolute()
     {
         Assert.Equal(ProblemTypes.All.Count, ProblemTypes.All.Select(t => t.Slug).Distinct().Count());
-        Assert.Equal(ProblemTypes.All.Count, ProblemTypes.All.Select(t => t.Status).Distinct().Count());
         Assert.All(ProblemTypes.All, t => Assert.True(Uri.IsWellFormedUriString(t.Uri, UriKind.Absolute), t.Uri));
     }
 
     [Theory]
     [InlineData(404, "not-found")]
     [InlineData(405, "method-not-allowed")]
+    [InlineData(413, "payload-too-large")]
     [InlineData(500, "internal-error")]
-    public void Given_a_known_status_Then_its_type_is_used(int status, string slug)
+    [InlineData(504, "request-timeout")]
+    public void Given_a_known_status_Then_its_generic_type_is_used(int status, string slug)
     {
         Assert.Equal(slug, ProblemTypes.ForStatus(status).Slug);
     }
@@ -33,21 +35,14 @@ public sealed class ProblemTypesTests
     }
 
     [Fact]
-    public void Given_the_catalogue_Then_every_type_is_documented_in_docs_problems()
+    public void Given_the_catalogue_the_spec_and_the_docs_Then_they_list_the_same_types_with_the_same_status_and_title()
     {
-        var docs = File.ReadAllText(Path.Combine(RepoRoot(), "docs", "problems.md"));
+        var spec = OperationCatalog.Parse(RepoFiles.Read(".openapi", "api.yaml")).ProblemTypes;
+        var docs = RepoFiles.Read("docs", "problems.md");
 
-        Assert.All(ProblemTypes.All, t => Assert.Contains(t.Uri, docs, StringComparison.Ordinal));
-    }
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "global.json")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("The repository root (global.json) was not found.");
+        Assert.Equal(
+            ProblemTypes.All.Select(t => (t.Uri, t.Status, t.Title)).Order(),
+            spec.Select(t => (t.Type, t.Status, t.Title)).Order());
+        Assert.All(ProblemTypes.All, t => Assert.Contains($"| {t.Uri} | {t.Status} | {t.Title} |", docs, StringComparison.Ordinal));
     }
 }

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using System.Net;
+using Canopy.Api.Tests.Infrastructure;
+
+namespace Canopy.Api.Tests.Platform;
+
+[Trait("Category", "Process")]
+public sealed class LifecycleTests
+{
+    [Fact]
+    public async Task Given_a_request_in_flight_When_sigterm_arrives_Then_it_completes_new_connections_are_refused_and_the_process_exits_0()
+    {
+        using var redis = new DisposableRedis();
+        await using var service = CanopyProcess.Start(new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Redis"] = redis.ConnectionString,
+            ["Health__CheckTimeoutMilliseconds"] = "10000",
+            ["Health__SlowResponseMilliseconds"] = "10000",
+            ["Health__CacheMilliseconds"] = "0",
+            ["Http__DrainSeconds"] = "15",
+        });
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        await service.WaitUntilAliveAsync(client);
+
+        // Redis holds every command for 3 s: readiness is a real request that stays in flight.
+        RedisCli(redis.Port, "CLIENT", "PAUSE", "3000", "ALL");
+        var started = Stopwatch.StartNew();
+        var inFlight = client.GetAsync(new Uri(service.BaseAddress, "/health/ready"));
+        await Task.Delay(700);
+        service.Terminate();
+        await Task.Delay(500);
+
+        var refused = await Assert.ThrowsAnyAsync<HttpRequestException>(() =>
+            new HttpClient().GetAsync(new Uri(service.BaseAddress, "/health/live")));
+        using var response = await inFlight;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(2.5), $"the request ended after {started.Elapsed}");
+        Assert.True(await service.WaitForExitAsync(TimeSpan.FromSeconds(20)), "the process did not exit");
+        Assert.Equal(0, service.ExitCode);
+        Assert.NotNull(refused);
+        Assert.Contains("Application is shutting down", service.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_a_missing_required_setting_Then_the_process_exits_1_naming_it()
+    {
+        await using var service = CanopyProcess.Start(new Dictionary<string, string> { ["Cursors__Key"] = "" });
+
+        Assert.True(await service.WaitForExitAsync(TimeSpan.FromSeconds(60)), "the process kept running");
+        Assert.Equal(1, service.ExitCode);
+        var reason = service.Output.Split('\n').Single(l => l.StartsWith("Canopy cannot start:", StringComparison.Ordinal));
+        Assert.Contains("Cursors__Key is required", reason, StringComparison.Ordinal);
+        // A clean refusal, not a crash dump (the host's own log line may carry the details).
+        Assert.DoesNotContain("Unhandled exception", service.Output, StringComparison.Ordinal);
+    }
+
+    private static void RedisCli(int port, params string[] args)
+    {
+        var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-h", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(args))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["REDISCLI_AUTH"] = TestServers.RedisPassword;
+        using var process = Process.Start(start)!;
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+    }
+}
