@@ -97,6 +97,12 @@ void DotNetTests(string project, string name, string filter = null)
             failed += Count("failed") + Count("error") + Count("timeout") + Count("aborted");
             skipped += Count("notExecuted");
             gateLog.Add($"{(Count("failed") == 0 ? "pass " : "FAIL ")} {name}: {Count("passed")} passed, {Count("failed")} failed");
+            if (Count("total") == 0)
+            {
+                failed++;
+                gateLog.Add($"FAIL  {name}: no test ran");
+                throw new CakeException($"{name}: no test ran (a filter that matches nothing, or discovery failed).");
+            }
         }
         else
         {
@@ -166,12 +172,17 @@ Task("Build")
     });
     Gate("TypeScript client compiles under tsc --strict", () =>
         Run("node", "node_modules/typescript/bin/tsc -p tools/typescript/tsconfig.json", "tsc --strict"));
-    if (DirectoryExists($"{root}/.git"))
+    if (DirectoryExists($"{root}/.git") || FileExists($"{root}/.git"))
     {
         Gate("the build left generated/ as committed", () =>
         {
             IEnumerable<string> output;
-            StartProcess("git", new ProcessSettings { Arguments = "status --porcelain -- generated", WorkingDirectory = root, RedirectStandardOutput = true }, out output);
+            var exit = StartProcess("git", new ProcessSettings { Arguments = "status --porcelain -- generated", WorkingDirectory = root, RedirectStandardOutput = true }, out output);
+            if (exit != 0)
+            {
+                throw new CakeException($"git status failed (exit {exit}); the generated/ check cannot run (a dubious-ownership refusal?).");
+            }
+
             var changed = output.Where(l => !string.IsNullOrWhiteSpace(l)).ToList();
             if (changed.Count > 0)
             {
@@ -204,6 +215,12 @@ Task("Contract")
     Gate("Dredd contract tests (v1)", () => Node($"tools/gates/contract.mjs --dll \"{apiDll}\" --version v1", "Dredd contract tests"));
     Gate("contract gate self-test", () => Node("tools/gates/contract.mjs --selftest --version v1", "Contract gate self-test"));
 });
+
+Task("Observability")
+    .Description("promtool on the service's real /metrics and on ops/alerts.yaml; alert metrics must exist.")
+    .IsDependentOn("Contract")
+    .Does(() => Gate("metrics exposition and alert rules", () =>
+        Node("tools/gates/observability.mjs artifacts/metrics/exposition.txt", "Observability gate")));
 
 Task("Pack")
     .Description("Pack the C# client as a NuGet package versioned from the spec's info.version.")
@@ -259,6 +276,7 @@ Task("Test")
     .IsDependentOn("UnitTests")
     .IsDependentOn("IntegrationTests")
     .IsDependentOn("Contract")
+    .IsDependentOn("Observability")
     .IsDependentOn("Pack");
 
 RunTarget(target);

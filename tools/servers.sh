@@ -15,6 +15,11 @@ data_root="$root/.data"
 
 log() { printf 'servers: %s\n' "$*"; }
 
+if [[ $EUID -ne 0 ]]; then
+  log "run as root: PostgreSQL is installed with apt and started as the postgres user (runuser)"
+  exit 1
+fi
+
 as_root() {
   if [[ $EUID -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
@@ -35,6 +40,9 @@ install_missing() {
   [[ -x "$pg_bin/postgres" ]] || wanted+=(postgresql-15 postgresql-client-15)
   command -v redis-server >/dev/null 2>&1 || wanted+=(redis-server)
   command -v redis-cli >/dev/null 2>&1 || wanted+=(redis-tools)
+  # promtool (Debian's prometheus package) checks /metrics and the alert rules; the Prometheus
+  # server it also installs is never started.
+  command -v promtool >/dev/null 2>&1 || wanted+=(prometheus)
   if ((${#wanted[@]})); then apt_install "${wanted[@]}"; fi
 }
 
@@ -55,11 +63,28 @@ pg_ready() {
   "$pg_bin/pg_isready" -h 127.0.0.1 -p "$CANOPY_PG_PORT" -q
 }
 
+pg_running() {
+  [[ -s "$1/PG_VERSION" ]] && pg_as "$pg_bin/pg_ctl" -D "$1" status >/dev/null 2>&1
+}
+
+# Port and socket folder live in a file the server includes, never on a shell command line.
+pg_write_local_conf() {
+  local pgdata="$1" sockets="$2"
+  grep -q "^include_if_exists = 'canopy.conf'" "$pgdata/postgresql.conf" \
+    || printf "\ninclude_if_exists = 'canopy.conf'\n" >> "$pgdata/postgresql.conf"
+  printf "# Written by tools/servers.sh on every start.\nport = %s\nunix_socket_directories = '%s'\n" \
+    "$CANOPY_PG_PORT" "${sockets//\'/\'\'}" > "$pgdata/canopy.conf"
+  chown postgres:postgres "$pgdata/canopy.conf"
+}
+
 pg_up() {
   local base; base="$(pg_root)"
   local pgdata="$base/data" sockets="$base/run" logfile="$base/postgres.log"
-  if pg_ready; then
-    log "PostgreSQL already answers on 127.0.0.1:$CANOPY_PG_PORT"
+  if pg_running "$pgdata"; then
+    log "PostgreSQL already runs from $pgdata"
+  elif pg_ready; then
+    log "port $CANOPY_PG_PORT already answers, but not from $pgdata: another PostgreSQL holds it. Stop it, or set CANOPY_PG_PORT."
+    exit 1
   else
     mkdir -p "$base"
     chown postgres:postgres "$base"
@@ -79,27 +104,28 @@ fsync = on
 CONF
     fi
     pg_as mkdir -p "$sockets"
+    pg_write_local_conf "$pgdata" "$sockets"
     log "starting PostgreSQL on 127.0.0.1:$CANOPY_PG_PORT"
-    pg_as "$pg_bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t 60 \
-      -o "-p $CANOPY_PG_PORT -k $sockets" start >/dev/null
+    pg_as "$pg_bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t 60 start >/dev/null
   fi
   pg_bootstrap_roles "$sockets"
 }
 
+# psql runs with this environment (-m) so passwords reach it through \getenv, never argv.
 pg_sql() {
   local sockets="$1"; shift
-  pg_as "$pg_bin/psql" -h "$sockets" -p "$CANOPY_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"
+  runuser -u postgres -m -- "$pg_bin/psql" -h "$sockets" -p "$CANOPY_PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"
 }
 
 pg_bootstrap_roles() {
   local sockets="$1"
-  pg_sql "$sockets" -d postgres \
-    -v owner="$CANOPY_PG_OWNER_USER" -v owner_pw="$CANOPY_PG_OWNER_PASSWORD" \
-    -v app="$CANOPY_PG_APP_USER" -v app_pw="$CANOPY_PG_APP_PASSWORD" <<'SQL'
+  pg_sql "$sockets" -d postgres -v owner="$CANOPY_PG_OWNER_USER" -v app="$CANOPY_PG_APP_USER" <<'SQL'
+\getenv owner_pw CANOPY_PG_OWNER_PASSWORD
+\getenv app_pw CANOPY_PG_APP_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'owner') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \gexec
 SELECT format('CREATE ROLE %I LOGIN', :'app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app') \gexec
 -- The owner migrates; the application role owns nothing and cannot bypass row-level security.
-SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER CREATEROLE NOBYPASSRLS PASSWORD %L', :'owner', :'owner_pw') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD %L', :'owner', :'owner_pw') \gexec
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD %L', :'app', :'app_pw') \gexec
 SELECT format('ALTER ROLE %I SET timezone = %L', :'app', 'UTC') \gexec
 SELECT format('ALTER ROLE %I SET timezone = %L', :'owner', 'UTC') \gexec
@@ -117,7 +143,7 @@ SQL
 
 pg_down() {
   local base; base="$(pg_root)"
-  if [[ -s "$base/data/PG_VERSION" ]] && pg_as "$pg_bin/pg_ctl" -D "$base/data" status >/dev/null 2>&1; then
+  if pg_running "$base/data"; then
     log "stopping PostgreSQL"
     pg_as "$pg_bin/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null
   else

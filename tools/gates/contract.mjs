@@ -5,7 +5,7 @@
 //   node tools/gates/contract.mjs --selftest   (against a broken stand-in: the gate must fail
 //                                               on exactly the transactions it breaks)
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -46,6 +46,20 @@ const serviceEnv = {
   CANOPY_CONTRACT_SUMMARY: join(outDir, `${label}-summary.json`),
 };
 
+// A service left over from an earlier run would answer in place of the one under test.
+async function portIsFree() {
+  try {
+    await fetch(`${baseUrl}/health/live`, { signal: AbortSignal.timeout(1000) });
+    return false;
+  } catch {
+    return true;
+  }
+}
+if (!(await portIsFree())) {
+  console.error(`contract gate: something already answers on ${baseUrl}; stop it (or set CANOPY_TEST_HTTP_PORT) and run again.`);
+  process.exit(1);
+}
+
 let service;
 if (selftest) {
   service = spawn(process.execPath, [join(root, 'tests', 'contracts', 'selftest', 'broken-service.mjs'), String(port)], { env: serviceEnv, stdio: 'inherit' });
@@ -56,20 +70,23 @@ if (selftest) {
   service = spawn('dotnet', [dll, '--urls', baseUrl], { cwd: dirname(dll), env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-const stop = () => { if (service.exitCode === null) service.kill('SIGTERM'); };
+const stop = () => { if (service.exitCode === null && service.signalCode === null) service.kill('SIGTERM'); };
 process.on('exit', stop);
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { stop(); process.exit(130); });
 
-async function waitAlive() {
+// Ready, not only alive: the first readiness transaction must not meet a cold pool.
+async function waitReady() {
   const deadline = Date.now() + 60_000;
+  const path = selftest ? '/health/live' : '/health/ready';
   while (Date.now() < deadline) {
-    if (service.exitCode !== null) throw new Error(`the service exited with ${service.exitCode} before it was alive`);
+    if (service.exitCode !== null) throw new Error(`the service exited with ${service.exitCode} before it was ready`);
     try {
-      const res = await fetch(`${baseUrl}/health/live`);
+      const res = await fetch(`${baseUrl}${path}`);
       if (res.ok) return;
     } catch { /* not listening yet */ }
     await sleep(200);
   }
-  throw new Error(`the service did not answer ${baseUrl}/health/live within 60 s`);
+  throw new Error(`the service did not answer ${baseUrl}${path} with 200 within 60 s`);
 }
 
 function runDredd() {
@@ -96,12 +113,18 @@ function runDredd() {
 }
 
 try {
-  await waitAlive();
+  await waitReady();
   const { code, report } = await runDredd();
-  stop();
+  if (service.exitCode !== null) throw new Error(`the service exited with ${service.exitCode} during the run`);
   if (!selftest) {
+    // The exposition after real traffic, for the observability gate (promtool, alert metrics).
+    const scraped = await fetch(`${baseUrl}/metrics`, { headers: { Authorization: `Bearer ${scrapeToken}` } });
+    mkdirSync(join(root, 'artifacts', 'metrics'), { recursive: true });
+    writeFileSync(join(root, 'artifacts', 'metrics', 'exposition.txt'), await scraped.text());
+    stop();
     process.exit(code === 0 ? 0 : 1);
   }
+  stop();
   // The gate must fail, and on exactly the transactions the stand-in breaks.
   const xml = existsSync(report) ? readFileSync(report, 'utf8') : '';
   const failed = [...xml.matchAll(/<testcase name="([^"]+)"[^>]*>\s*<failure/g)].map((m) => m[1]);

@@ -132,6 +132,8 @@ const cases = [
   ['canopy-no-anyof', (s) => { s.components.schemas.Sample.properties.id = { anyOf: [{ type: 'string' }, { type: 'integer' }] }; }],
   ['canopy-closed-request-body', (s) => delete s.components.schemas.NewSample.additionalProperties],
   ['canopy-closed-request-body', (s) => delete s.components.schemas.NewSample.properties.location.additionalProperties],
+  ['canopy-closed-request-body', (s) => { create(s).requestBody.content['application/json'].schema = { allOf: [{ $ref: '#/components/schemas/NewSample' }] }; }],
+  ['canopy-idempotency-header', (s) => { create(s)['x-idempotency'] = 'none'; s.paths['/api/v1/sample-things'].parameters = create(s).parameters; create(s).parameters = []; }],
 ];
 
 function writeSpec(spec, name) {

@@ -1,5 +1,6 @@
 // Every object schema in a request body (top level and nested) must say
-// additionalProperties: false, so unknown members are refused instead of silently dropped.
+// additionalProperties: false, so unknown members are refused instead of silently dropped;
+// allOf is refused there, since closed parts cannot be combined.
 module.exports = (schema) => {
   const problems = [];
   walk(schema, [], problems, new Set());
@@ -17,5 +18,8 @@ function walk(schema, path, problems, seen) {
     walk(child, [...path, 'properties', name], problems, seen);
   }
   if (schema.items) walk(schema.items, [...path, 'items'], problems, seen);
-  (schema.allOf || []).forEach((part, i) => walk(part, [...path, 'allOf', i], problems, seen));
+  if (schema.allOf) {
+    // Each closed part would refuse the other parts' members: a request body is one closed object.
+    problems.push({ message: 'Request body uses allOf; declare one object with additionalProperties: false instead.', path: [...path, 'allOf'] });
+  }
 }

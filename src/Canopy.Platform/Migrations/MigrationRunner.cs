@@ -96,8 +96,9 @@ public sealed partial class MigrationRunner(string ownerConnectionString, string
     {
         var migrations = Discover(sources);
         var applied = new List<Migration>();
-        await using var connection = new NpgsqlConnection(ownerConnectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        // A data source of its own, named, so pool metrics never carry the owner's connection string.
+        await using var dataSource = new NpgsqlDataSourceBuilder(ownerConnectionString) { Name = "migrations" }.Build();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, null, $"SELECT pg_advisory_lock({LockKey})", cancellationToken).ConfigureAwait(false);
         try
         {

@@ -28,6 +28,10 @@ public sealed class CanopyMetrics : IDisposable
         _redis = _meter.CreateHistogram<double>("canopy.redis.command.duration", "s", "Duration of Redis commands.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
         _slowQueries = _meter.CreateCounter<long>("canopy.db.slow_queries", "{query}", "SQL statements slower than the slow-query threshold.");
+
+        // Series that alerts rely on exist from the start at 0, so rate() has a baseline.
+        _unhandled.Add(0, new KeyValuePair<string, object?>("source", "http"));
+        _slowQueries.Add(0);
         _meter.CreateObservableGauge("canopy.build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
             "{build}", "Build information of the running service.");
         var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();

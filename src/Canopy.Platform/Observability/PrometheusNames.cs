@@ -27,6 +27,14 @@ public static class PrometheusNames
             }
         }
 
+        // "_count" is reserved for histograms and summaries (promtool lints it): a gauge such as
+        // db.client.connection.count becomes the plural db_client_connections.
+        if (!monotonicCounter && result.EndsWith("_count", StringComparison.Ordinal))
+        {
+            var stem = result[..^"_count".Length];
+            result = stem.EndsWith('y') && !stem.EndsWith("ey", StringComparison.Ordinal) ? stem[..^1] + "ies" : stem + "s";
+        }
+
         if (monotonicCounter && !result.EndsWith("_total", StringComparison.Ordinal))
         {
             result += "_total";

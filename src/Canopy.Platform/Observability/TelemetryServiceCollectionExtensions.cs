@@ -26,7 +26,12 @@ public static class TelemetryServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddCanopyTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {
-        services.AddSingleton<CanopyMetrics>();
+        // The provider listens before Canopy's instruments record their first (zero) values.
+        services.AddSingleton(sp =>
+        {
+            _ = sp.GetRequiredService<MeterProvider>();
+            return new CanopyMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        });
         services.AddSingleton<PrometheusExporter>();
         var resource = ResourceBuilder.CreateDefault().AddService(serviceName, serviceVersion: CanopyMetrics.Version);
         var otlpEndpoint = configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];

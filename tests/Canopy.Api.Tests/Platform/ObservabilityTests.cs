@@ -73,7 +73,7 @@ public sealed class ObservabilityTests
         Assert.Matches("http_server_request_duration_seconds_bucket\\{[^}]*http_response_status_code=\"200\"[^}]*http_route=\"health/ready\"[^}]*le=\"\\+Inf\"\\} 1", text);
         Assert.Contains("# TYPE http_server_active_requests gauge", text, StringComparison.Ordinal);
         Assert.Matches($"db_client_connection_max\\{{db_client_connection_pool_name=\"{factory.PoolName}\"\\}} 50", text);
-        Assert.Matches("db_client_connection_count\\{[^}]*db_client_connection_state=\"used\"[^}]*\\}", text);
+        Assert.Matches("db_client_connections\\{[^}]*db_client_connection_state=\"used\"[^}]*\\}", text);
         Assert.Matches("canopy_redis_command_duration_seconds_count\\{command=\"PING\",outcome=\"ok\"\\} [1-9]", text);
         Assert.Contains("canopy_problems_total{problem_type=\"not-found\",status=\"404\"} 1", text, StringComparison.Ordinal);
         Assert.Contains("dotnet_gc_collections_total", text, StringComparison.Ordinal);

@@ -51,8 +51,13 @@ function install(hooks, { specPath, plan, summaryPath }) {
     const operation = ((spec.paths[specPath_] || {})[transaction.request.method.toLowerCase()]) || {};
     const response = resolve(spec, (operation.responses || {})[status]);
     const media = response && response.content && response.content[mediaType];
-    if (media && media.schema && /json$/.test(mediaType)) {
-      transaction.expected.bodySchema = toDraft07(media.schema, spec);
+    if (/json$/.test(mediaType)) {
+      if (media && media.schema) {
+        transaction.expected.bodySchema = toDraft07(media.schema, spec);
+      } else {
+        // Without a schema Dredd would fall back to comparing the example's keys only.
+        transaction.fail = `${key}: no response schema found for ${mediaType}; the body cannot be validated.`;
+      }
     } else if (media && /^text\//.test(mediaType)) {
       const check = plan[key] && plan[key].validateText;
       if (!check) {

@@ -26,9 +26,13 @@ const plan = {
   'GET /health/ready 500': { skip: noFault },
   'GET /metrics 500': { skip: noFault },
 
-  // Redis stops answering for 2.5 s (CLIENT PAUSE): readiness times out on it and answers 503.
+  // Redis stops answering for 4 s (CLIENT PAUSE): once the readiness report cached by the
+  // previous transaction is older than its 1 s window, the check times out on Redis: 503.
   'GET /health/ready 503': {
-    provoke: () => redisCli('CLIENT', 'PAUSE', '2500', 'ALL'),
+    provoke: async () => {
+      await redisCli('CLIENT', 'PAUSE', '4000', 'ALL');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+    },
     after: () => redisCli('PING'), // answers once the pause is over
   },
 
