@@ -52,7 +52,8 @@ public static class TelemetryServiceCollectionExtensions
                 .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()));
             if (!string.IsNullOrWhiteSpace(otlpEndpoint))
             {
-                builder.AddOtlpExporter(o => o.Endpoint = new Uri(otlpEndpoint));
+                // The exporter reads the standard OTEL_EXPORTER_OTLP_* variables (endpoint, protocol, headers).
+                builder.AddOtlpExporter();
             }
 
             return builder.Build();

@@ -54,6 +54,22 @@ public sealed class ConfigurationTests
         Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync(new Uri("/health/live", UriKind.Relative))).StatusCode);
     }
 
+    [Fact]
+    public async Task Given_a_database_session_not_in_utc_Then_start_up_stops_naming_the_time_zone()
+    {
+        var berlin = new Npgsql.NpgsqlConnectionStringBuilder(TestServers.PostgresConnectionString) { Options = "-c TimeZone=Europe/Berlin" }.ConnectionString;
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = berlin,
+            ["Migrations:ApplyAtStartup"] = "false",
+        });
+
+        var refused = Unwrap<Canopy.Platform.Postgres.DatabaseTimeZoneException>(Assert.ThrowsAny<Exception>(() => factory.CreateClient()));
+
+        Assert.NotNull(refused);
+        Assert.Contains("Europe/Berlin", refused.Message, StringComparison.Ordinal);
+    }
+
     private static T? Unwrap<T>(Exception? error)
         where T : Exception
     {

@@ -54,6 +54,34 @@ public sealed class LifecycleTests
         Assert.DoesNotContain("Unhandled exception", service.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Given_an_otlp_endpoint_Then_spans_of_requests_are_exported_to_it()
+    {
+        var port = FreePort.Next();
+        using var collector = new HttpListener();
+        collector.Prefixes.Add($"http://127.0.0.1:{port}/");
+        collector.Start();
+        await using var service = CanopyProcess.Start(new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{port}",
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+        });
+        using var client = new HttpClient();
+        await service.WaitUntilAliveAsync(client);
+        (await client.GetAsync(new Uri(service.BaseAddress, "/health/ready"))).Dispose();
+
+        var received = collector.GetContextAsync();
+        Assert.True(await Task.WhenAny(received, Task.Delay(TimeSpan.FromSeconds(20))) == received, "no OTLP export arrived");
+        var export = await received;
+        Assert.Equal("POST", export.Request.HttpMethod);
+        Assert.Equal("/v1/traces", export.Request.Url!.AbsolutePath);
+        Assert.Equal("application/x-protobuf", export.Request.ContentType);
+        Assert.True(export.Request.ContentLength64 > 0);
+        export.Response.StatusCode = 200;
+        export.Response.Close();
+    }
+
     private static void RedisCli(int port, params string[] args)
     {
         var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, UseShellExecute = false };

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Canopy.Api.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -60,6 +61,26 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task Given_a_signed_in_caller_Then_log_lines_of_the_request_carry_tenant_and_user()
+    {
+        var logs = new CapturedLogs();
+        var tenant = Guid.CreateVersion7();
+        var user = Guid.CreateVersion7();
+        await using var factory = ProbeApplication.Create(more: services =>
+        {
+            logs.InstallInto(services);
+            services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new SignedInAs(tenant, user));
+        });
+        using var client = factory.CreateClient();
+
+        (await client.GetAsync(new Uri("/test-only/items", UriKind.Relative))).Dispose();
+
+        var line = await logs.WaitForAsync(l => l.TryGetProperty("http_route", out _), "for the request");
+        Assert.Equal(tenant.ToString(), line.GetProperty("tenant_id").GetString());
+        Assert.Equal(user.ToString(), line.GetProperty("user_id").GetString());
+    }
+
+    [Fact]
     public async Task Given_traffic_Then_metrics_expose_request_durations_by_route_pool_redis_errors_and_runtime()
     {
         await using var factory = ProbeApplication.Create(new Dictionary<string, string?> { ["Metrics:ScrapeToken"] = ScrapeToken });
@@ -106,6 +127,21 @@ public sealed class ObservabilityTests
         Assert.True(warning.GetProperty("duration_ms").GetDouble() >= 250);
         Assert.DoesNotContain("parameter-value-never-logged", logs.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("fast-statement", logs.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>Stands in for authentication (a later module): the principal carries tid and sub claims.</summary>
+    private sealed class SignedInAs(Guid tenant, Guid user) : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> Configure(Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, following) =>
+            {
+                context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                    [new System.Security.Claims.Claim("tid", tenant.ToString()), new System.Security.Claims.Claim("sub", user.ToString())], "test"));
+                return following(context);
+            });
+            next(app);
+        };
     }
 
     private static async Task<string> ScrapeAsync(HttpClient client)
