@@ -15,28 +15,27 @@ public static class TenantSession
 
     public static async Task ApplyAsync(DbConnection connection, DbTransaction transaction, Guid? tenantId, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(connection);
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT set_config('" + Setting + "', @tenant, true)";
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = "tenant";
-        parameter.Value = tenantId?.ToString() ?? "";
-        command.Parameters.Add(parameter);
+        await using var command = SetTenant(connection, transaction, tenantId);
         await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public static void Apply(DbConnection connection, DbTransaction transaction, Guid? tenantId)
     {
+        using var command = SetTenant(connection, transaction, tenantId);
+        command.ExecuteScalar();
+    }
+
+    private static DbCommand SetTenant(DbConnection connection, DbTransaction transaction, Guid? tenantId)
+    {
         ArgumentNullException.ThrowIfNull(connection);
-        using var command = connection.CreateCommand();
+        var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = "SELECT set_config('" + Setting + "', @tenant, true)";
         var parameter = command.CreateParameter();
         parameter.ParameterName = "tenant";
         parameter.Value = tenantId?.ToString() ?? "";
         command.Parameters.Add(parameter);
-        command.ExecuteScalar();
+        return command;
     }
 
     /// <summary>Opens a connection and a transaction bound to the tenant, for raw SQL.</summary>

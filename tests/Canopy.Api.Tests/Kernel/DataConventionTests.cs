@@ -97,14 +97,7 @@ public sealed class DataConventionTests : IAsyncLifetime
     public async Task Given_a_delete_Then_the_row_is_kept_flagged_and_hidden_from_queries()
     {
         var id = await CreateAsync("To be archived");
-        var (scope, db) = _kernel.For(_tenant, _actor);
-        await using (scope)
-        {
-            await using var tx = await db.Database.BeginTransactionAsync();
-            db.SampleItems.Remove(await db.SampleItems.SingleAsync(i => i.Id == id));
-            await db.SaveChangesAsync();
-            await tx.CommitAsync();
-        }
+        await DeleteAsync(id);
 
         var (scope2, db2) = _kernel.For(_tenant);
         await using (scope2)
@@ -124,14 +117,7 @@ public sealed class DataConventionTests : IAsyncLifetime
         var duplicate = await Assert.ThrowsAsync<DbUpdateException>(() => CreateAsync("Unique bench"));
         Assert.Equal(PostgresErrorCodes.UniqueViolation, (duplicate.InnerException as PostgresException)?.SqlState);
 
-        var (scope, db) = _kernel.For(_tenant, _actor);
-        await using (scope)
-        {
-            await using var tx = await db.Database.BeginTransactionAsync();
-            db.SampleItems.Remove(await db.SampleItems.SingleAsync(i => i.Id == id));
-            await db.SaveChangesAsync();
-            await tx.CommitAsync();
-        }
+        await DeleteAsync(id);
 
         Assert.NotEqual(id, await CreateAsync("Unique bench"));
     }
@@ -155,6 +141,18 @@ public sealed class DataConventionTests : IAsyncLifetime
             await db.SaveChangesAsync();
             await tx.CommitAsync();
             return item.Id;
+        }
+    }
+
+    private async Task DeleteAsync(Guid id)
+    {
+        var (scope, db) = _kernel.For(_tenant, _actor);
+        await using (scope)
+        {
+            await using var tx = await db.Database.BeginTransactionAsync();
+            db.SampleItems.Remove(await db.SampleItems.SingleAsync(i => i.Id == id));
+            await db.SaveChangesAsync();
+            await tx.CommitAsync();
         }
     }
 
