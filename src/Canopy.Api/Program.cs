@@ -4,6 +4,7 @@ using Canopy.Platform.Data;
 using Canopy.Platform.Health;
 using Canopy.Platform.Http;
 using Canopy.Platform.Metrics;
+using Canopy.Platform.Messaging;
 using Canopy.Platform.Migrations;
 using Canopy.Platform.Observability;
 using Canopy.Platform.Postgres;
@@ -39,6 +40,11 @@ try
     builder.Services.AddCanopyHealth(configuration);
     builder.Services.AddCanopyMetrics(configuration);
     builder.Services.AddCanopyMigrations(configuration);
+
+    // --role all (default): API and workers in one process; --role api: no workers;
+    // --role worker: workers, with only the platform endpoints (health, metrics) served.
+    var role = ProcessRoles.Parse(configuration["role"] ?? configuration["Runtime:Role"]);
+    builder.Services.AddCanopyMessaging(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddOptions<SlowQueryOptions>().Bind(configuration.GetSection(SlowQueryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
     builder.Services.AddHostedService<SlowQueryLogger>();
     builder.Services.AddOptions<CursorOptions>().Bind(configuration.GetSection(CursorOptions.Section))
@@ -75,6 +81,11 @@ try
     app.UseExceptionHandler();
     app.UseStatusCodePages();
     app.UseCanopyHttp();
+    if (role == ProcessRole.Worker)
+    {
+        app.UseMiddleware<WorkerRoleMiddleware>();
+    }
+
     app.MapControllers();
     app.MapApiDocuments(spec);
 

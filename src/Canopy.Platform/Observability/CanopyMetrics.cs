@@ -18,6 +18,10 @@ public sealed class CanopyMetrics : IDisposable
     private readonly Counter<long> _unhandled;
     private readonly Histogram<double> _redis;
     private readonly Counter<long> _slowQueries;
+    private readonly Histogram<double> _jobs;
+    private readonly Histogram<double> _eventLatency;
+    private readonly Counter<long> _deliveries;
+    private volatile IReadOnlyList<(string Queue, string Status, long Count)> _deadLetters = [];
 
     public CanopyMetrics(IMeterFactory meterFactory)
     {
@@ -28,6 +32,14 @@ public sealed class CanopyMetrics : IDisposable
         _redis = _meter.CreateHistogram<double>("canopy.redis.command.duration", "s", "Duration of Redis commands.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
         _slowQueries = _meter.CreateCounter<long>("canopy.db.slow_queries", "{query}", "SQL statements slower than the slow-query threshold.");
+
+        _jobs = _meter.CreateHistogram<double>("canopy.jobs.duration", "s", "Duration of job runs by queue and outcome.");
+        _eventLatency = _meter.CreateHistogram<double>("canopy.events.latency", "s", "Time from an event's commit to its handling, by subscriber.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        _deliveries = _meter.CreateCounter<long>("canopy.events.deliveries", "{delivery}", "Event deliveries by subscriber and outcome.");
+        _meter.CreateObservableGauge("canopy.dead_letters", () => _deadLetters.Select(d => new Measurement<long>(d.Count,
+            new KeyValuePair<string, object?>("queue", d.Queue), new KeyValuePair<string, object?>("status", d.Status))),
+            "{letter}", "Dead letters waiting for triage (OPEN and HELD), by queue.");
 
         // Series that alerts rely on exist from the start at 0, so rate() has a baseline.
         _unhandled.Add(0, new KeyValuePair<string, object?>("source", "http"));
@@ -49,6 +61,21 @@ public sealed class CanopyMetrics : IDisposable
         _redis.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("outcome", failed ? "error" : "ok"));
 
     public void SlowQuery() => _slowQueries.Add(1);
+
+    public void Job(string queue, string outcome, TimeSpan duration) =>
+        _jobs.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void EventHandled(string subscriber, string outcome, TimeSpan? latency)
+    {
+        _deliveries.Add(1, new KeyValuePair<string, object?>("subscriber", subscriber), new KeyValuePair<string, object?>("outcome", outcome));
+        if (latency is { } l)
+        {
+            _eventLatency.Record(Math.Max(0, l.TotalSeconds), new KeyValuePair<string, object?>("subscriber", subscriber));
+        }
+    }
+
+    /// <summary>The dead-letter depth, refreshed by a worker (a scrape never queries the database).</summary>
+    public void DeadLetters(IReadOnlyList<(string Queue, string Status, long Count)> depth) => _deadLetters = depth;
 
     public void Dispose() => _meter.Dispose();
 }

@@ -34,6 +34,8 @@ internal sealed class CanopyApiFactory(
             ["Health:CheckTimeoutMilliseconds"] = "5000",
             ["Health:SlowResponseMilliseconds"] = "5000",
             ["Health:CacheMilliseconds"] = "0",
+            // Workers run in the messaging tests, which control them; API hosts here serve only.
+            ["Runtime:Role"] = "api",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {

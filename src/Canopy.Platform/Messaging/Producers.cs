@@ -1,0 +1,103 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Canopy.Platform.Messaging;
+
+/// <summary>A job to run later or in the background.</summary>
+public sealed record JobRequest(
+    string Queue,
+    string Type,
+    object Payload,
+    Guid? TenantId = null,
+    string? IdempotencyKey = null,
+    int Priority = 0,
+    DateTimeOffset? RunAt = null);
+
+/// <summary>
+/// Writes events and jobs in the caller's transaction: the change, its events and its jobs
+/// commit or roll back together (no save-then-publish).
+/// </summary>
+public sealed class MessageWriter(MessagingRegistry registry, TimeProvider time)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<Guid> AppendEventAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string type, int version, object payload,
+        Guid? tenantId, Guid? aggregateId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var id = Guid.CreateVersion7(time.GetUtcNow());
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO platform.outbox (id, type, version, tenant_id, aggregate_id, payload, occurred_at, trace_parent)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            """, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = type });
+        command.Parameters.Add(new NpgsqlParameter { Value = version });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)aggregateId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(payload, Json), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)Activity.Current?.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    /// <summary>Appends an event in the DbContext's current transaction (one is required).</summary>
+    public Task<Guid> AppendEventAsync(DbContext db, string type, int version, object payload, Guid? tenantId, Guid? aggregateId, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = Current(db);
+        return AppendEventAsync(connection, transaction, type, version, payload, tenantId, aggregateId, cancellationToken);
+    }
+
+    /// <summary>Enqueues a job; with an idempotency key, a second enqueue returns the first job's id.</summary>
+    public async Task<Guid> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var queue = registry.Queue(request.Queue);
+        var now = time.GetUtcNow();
+        await using var command = new NpgsqlCommand("""
+            WITH inserted AS (
+                INSERT INTO platform.jobs (id, queue, type, tenant_id, payload, idempotency_key, priority, run_at, max_attempts, trace_parent, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+                ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL AND status <> 'DEAD' DO NOTHING
+                RETURNING id)
+            SELECT id FROM inserted
+            UNION ALL
+            SELECT id FROM platform.jobs WHERE queue = $2 AND idempotency_key = $6 AND status <> 'DEAD'
+            LIMIT 1
+            """, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7(now) });
+        command.Parameters.Add(new NpgsqlParameter { Value = queue.Name });
+        command.Parameters.Add(new NpgsqlParameter { Value = request.Type });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)request.TenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(request.Payload, Json), NpgsqlDbType = NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)request.IdempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = request.Priority });
+        command.Parameters.Add(new NpgsqlParameter { Value = request.RunAt ?? now });
+        command.Parameters.Add(new NpgsqlParameter { Value = queue.MaxAttempts });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)Activity.Current?.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        return (Guid)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public Task<Guid> EnqueueAsync(DbContext db, JobRequest request, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = Current(db);
+        return EnqueueAsync(connection, transaction, request, cancellationToken);
+    }
+
+    private static (NpgsqlConnection, NpgsqlTransaction) Current(DbContext db)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        DbTransaction? transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+        return transaction is NpgsqlTransaction npgsql && db.Database.GetDbConnection() is NpgsqlConnection connection
+            ? (connection, npgsql)
+            : throw new InvalidOperationException("Events and jobs are written in the transaction of the change: begin one first.");
+    }
+}
