@@ -267,6 +267,12 @@ Task("Migrate")
     .IsDependentOn("Build")
     .Does(() => Run("dotnet", $"\"{apiDll}\" migrate", "Migrations", RunEnvironment(), System.IO.Path.GetDirectoryName(apiDll)));
 
+Task("Bench")
+    .Description("Benchmarks (not tests): messaging throughput and latency against the test database.")
+    .IsDependentOn("Bootstrap")
+    .IsDependentOn("Build")
+    .Does(() => Run("dotnet", $"\"tools/bench/Canopy.Bench.Messaging/bin/{configuration}/net10.0/Canopy.Bench.Messaging.dll\"", "Messaging benchmark"));
+
 Task("Test")
     .Description("Every test and gate, in order: the README's test command and what CI runs.")
     .IsDependentOn("Bootstrap")

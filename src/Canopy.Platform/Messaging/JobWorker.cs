@@ -119,7 +119,7 @@ public sealed partial class JobWorker(
             return [];
         }
 
-        var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken, durable: false).ConfigureAwait(false);
         await using (connection)
         await using (transaction)
         {
@@ -183,7 +183,7 @@ public sealed partial class JobWorker(
         {
             var handler = registry.Handler(job.Type) ?? throw new PoisonMessageException($"No handler for job type '{job.Type}'.");
             using var payload = JsonDocument.Parse(job.Payload);
-            var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, jobCancel.Token, job.TenantId).ConfigureAwait(false);
+            var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, jobCancel.Token, job.TenantId, durable: false).ConfigureAwait(false);
             await using (connection)
             await using (transaction)
             {

@@ -130,7 +130,7 @@ public sealed partial class OutboxRelay(
                 throw new PoisonMessageException("The event payload is not valid JSON.");
             }
 
-            var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken, message.TenantId).ConfigureAwait(false);
+            var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken, message.TenantId, durable: false).ConfigureAwait(false);
             await using (connection)
             await using (transaction)
             {

@@ -82,6 +82,21 @@ public sealed class LifecycleTests
         export.Response.Close();
     }
 
+    [Fact]
+    public async Task Given_the_worker_role_Then_the_process_serves_health_and_metrics_only()
+    {
+        await using var service = CanopyProcess.Start(new Dictionary<string, string> { ["Runtime__Role"] = "worker" });
+        using var client = new HttpClient();
+        await service.WaitUntilAliveAsync(client);
+
+        using var ready = await client.GetAsync(new Uri(service.BaseAddress, "/health/ready"));
+        using var api = await client.GetAsync(new Uri(service.BaseAddress, "/openapi/v1.yaml"));
+
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, api.StatusCode);
+        Assert.Equal("application/problem+json", api.Content.Headers.ContentType?.MediaType);
+    }
+
     private static void RedisCli(int port, params string[] args)
     {
         var start = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, UseShellExecute = false };
