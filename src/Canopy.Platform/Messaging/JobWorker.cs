@@ -32,6 +32,7 @@ public sealed partial class JobWorker(
     public TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(options.Value.PollMilliseconds);
 
     private readonly List<Task> _running = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _lastExpirySweep = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -62,8 +63,9 @@ public sealed partial class JobWorker(
             {
                 try
                 {
-                    await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
-                    slots.Release();
+                    // Claim in batches: wait until half the slots are free (or all, when idle), so a
+                    // claim round trip serves several jobs instead of one.
+                    await WaitForFreeSlotsAsync(slots, Math.Max(1, queue.Concurrency / 2), stoppingToken).ConfigureAwait(false);
                     var claimed = await ClaimAsync(queue, slots.CurrentCount, stoppingToken).ConfigureAwait(false);
                     foreach (var job in claimed)
                     {
@@ -101,6 +103,14 @@ public sealed partial class JobWorker(
         }
     }
 
+    private static async Task WaitForFreeSlotsAsync(SemaphoreSlim slots, int wanted, CancellationToken cancellationToken)
+    {
+        while (slots.CurrentCount < wanted)
+        {
+            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private void Track(Task task)
     {
         lock (_gate)
@@ -124,7 +134,13 @@ public sealed partial class JobWorker(
         await using (transaction)
         {
             // A job whose worker died on its last attempt cannot be retried: it becomes a dead letter.
-            await DeadLetterExpiredAsync(connection, transaction, queue, cancellationToken).ConfigureAwait(false);
+            // Checked every few seconds, not on every claim.
+            var lastSweep = _lastExpirySweep.GetValueOrDefault(queue.Name);
+            if (lastSweep == 0 || time.GetElapsedTime(lastSweep) > TimeSpan.FromSeconds(5))
+            {
+                _lastExpirySweep[queue.Name] = time.GetTimestamp();
+                await DeadLetterExpiredAsync(connection, transaction, queue, cancellationToken).ConfigureAwait(false);
+            }
             var claimed = new List<ClaimedJob>();
             await using (var claim = new NpgsqlCommand("""
                 WITH picked AS (
