@@ -31,6 +31,9 @@ public sealed class AuditingInterceptor(ITenantContext tenant, TimeProvider time
             return;
         }
 
+        // A lone statement would otherwise run without a transaction, and so without a tenant.
+        context.Database.AutoTransactionBehavior = AutoTransactionBehavior.Always;
+
         var now = time.GetUtcNow();
         foreach (var entry in context.ChangeTracker.Entries<AuditedEntity>())
         {

@@ -18,6 +18,9 @@ public enum ReplayOutcome
 public static class DeadLetters
 {
     public const int ReplaysPerMinute = 50;
+
+    /// <summary>The advisory lock that serialises replays; take it before locking letter rows.</summary>
+    public const long ReplayLock = 7330221901455002;
     public const int MaxAutomaticReplays = 3;
 
     /// <summary>Replays one dead letter in the caller's transaction (platform scope, or the letter's tenant).</summary>
@@ -25,7 +28,7 @@ public static class DeadLetters
     {
         ArgumentNullException.ThrowIfNull(connection);
         // Serialises replays so the per-minute budget holds across instances.
-        await using (var budgetLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7330221901455002)", connection, transaction))
+        await using (var budgetLock = new NpgsqlCommand("SELECT pg_advisory_xact_lock(7330221901455002) -- ReplayLock", connection, transaction))
         {
             await budgetLock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -62,9 +65,14 @@ public static class DeadLetters
 
         var requeue = source == "job"
             ? """
-              UPDATE platform.jobs SET status = 'QUEUED', attempts = 0, run_at = now(), finished_at = NULL, locked_until = NULL,
-                                       locked_by = NULL, last_error = NULL, progress = 0, updated_at = now()
-               WHERE id = $1 AND status = 'DEAD'
+              WITH requeued AS (
+                  UPDATE platform.jobs SET status = 'QUEUED', attempts = 0, run_at = now(), finished_at = NULL, locked_until = NULL,
+                                           locked_by = NULL, last_error = NULL, progress = 0, cancel_requested = false, updated_at = now()
+                   WHERE id = $1 AND status = 'DEAD'
+                  RETURNING id),
+              -- The history moved into the letter's attempts; the job counts its attempts afresh.
+              forgotten AS (DELETE FROM platform.job_attempts WHERE job_id IN (SELECT id FROM requeued))
+              SELECT count(*) FROM requeued
               """
             : """
               UPDATE platform.outbox_deliveries SET status = 'PENDING', attempts = 0, next_attempt_at = now(), locked_until = NULL, last_error = NULL
@@ -78,7 +86,10 @@ public static class DeadLetters
                 command.Parameters.Add(new NpgsqlParameter { Value = queue["events:".Length..] });
             }
 
-            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            var requeued = source == "job"
+                ? (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!
+                : await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (requeued == 0)
             {
                 return ReplayOutcome.NotReplayable;
             }
@@ -94,6 +105,14 @@ public static class DeadLetters
             Sql.Statement("INSERT INTO platform.dead_letter_replays (dead_letter_id, replayed_at, by_actor, automatic) VALUES ($1, now(), $2, $3)",
                 deadLetterId, new NpgsqlParameter { Value = (object?)actor ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid }, automatic)).ConfigureAwait(false);
         return ReplayOutcome.Replayed;
+    }
+
+    /// <summary>Takes a letter out of automatic replay (its job or delivery is no longer dead).</summary>
+    public static async Task ParkAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid deadLetterId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("UPDATE platform.dead_letters SET next_replay_at = NULL, updated_at = now() WHERE id = $1", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = deadLetterId });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Quarantines a letter: it is never replayed automatically, and only deliberately afterwards.</summary>

@@ -55,6 +55,7 @@ public sealed partial class JobWorker(
     private async Task RunQueueAsync(QueueDefinition queue, CancellationToken stoppingToken)
     {
         using var slots = new SemaphoreSlim(queue.Concurrency, queue.Concurrency);
+        using var freed = new SemaphoreSlim(0);
         var inFlight = new List<Task>();
         var backoff = 0;
         try
@@ -65,13 +66,17 @@ public sealed partial class JobWorker(
                 {
                     // Claim in batches: wait until half the slots are free (or all, when idle), so a
                     // claim round trip serves several jobs instead of one.
-                    await WaitForFreeSlotsAsync(slots, Math.Max(1, queue.Concurrency / 2), stoppingToken).ConfigureAwait(false);
+                    await WaitForFreeSlotsAsync(slots, freed, Math.Max(1, queue.Concurrency / 2), stoppingToken).ConfigureAwait(false);
                     var claimed = await ClaimAsync(queue, slots.CurrentCount, stoppingToken).ConfigureAwait(false);
                     foreach (var job in claimed)
                     {
                         // A claimed job always runs: the stopping token must not strand it between claim and run.
                         await slots.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-                        var task = RunJobAsync(queue, job).ContinueWith(_ => slots.Release(), TaskScheduler.Default);
+                        var task = RunJobAsync(queue, job).ContinueWith(_ =>
+                        {
+                            slots.Release();
+                            freed.Release();
+                        }, TaskScheduler.Default);
                         inFlight.RemoveAll(t => t.IsCompleted);
                         inFlight.Add(task);
                         Track(task);
@@ -103,11 +108,12 @@ public sealed partial class JobWorker(
         }
     }
 
-    private static async Task WaitForFreeSlotsAsync(SemaphoreSlim slots, int wanted, CancellationToken cancellationToken)
+    private static async Task WaitForFreeSlotsAsync(SemaphoreSlim slots, SemaphoreSlim freed, int wanted, CancellationToken cancellationToken)
     {
         while (slots.CurrentCount < wanted)
         {
-            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+            // Woken by each finished job; the timeout only guards against a missed wake-up.
+            await freed.WaitAsync(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -180,7 +186,8 @@ public sealed partial class JobWorker(
                         """, ids, claimed.Select(c => c.Attempt).ToArray(), WorkerId)).ConfigureAwait(false);
             }
 
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable: a claim the server committed must reach the loop that runs it.
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             return claimed;
         }
     }
@@ -193,7 +200,7 @@ public sealed partial class JobWorker(
         var started = Stopwatch.GetTimestamp();
         using var jobCancel = new CancellationTokenSource();
         using var heartbeatStop = new CancellationTokenSource();
-        var heartbeat = HeartbeatAsync(queue, job.Id, jobCancel, heartbeatStop.Token);
+        var heartbeat = HeartbeatAsync(queue, job.Id, job.Attempt, jobCancel, heartbeatStop.Token);
         string outcome;
         try
         {
@@ -204,7 +211,7 @@ public sealed partial class JobWorker(
             await using (transaction)
             {
                 var context = new JobContext(job.Id, queue.Name, job.Type, job.TenantId, payload.RootElement, job.IdempotencyKey, job.Attempt,
-                    connection, transaction, (p, ct) => ReportProgressAsync(job.Id, p, ct));
+                    connection, transaction, (p, ct) => ReportProgressAsync(job.Id, job.Attempt, p, ct));
                 await handler.HandleAsync(context, jobCancel.Token).ConfigureAwait(false);
                 if (!await CompleteAsync(connection, transaction, job, jobCancel.Token).ConfigureAwait(false))
                 {
@@ -261,22 +268,26 @@ public sealed partial class JobWorker(
         var dead = triage != Triage.Transient || job.Attempt >= job.MaxAttempts;
         LogJobFailed(logger, job.Type, job.Id, job.Attempt, job.MaxAttempts, dead, exception);
         var now = time.GetUtcNow();
+        var owned = 0;
         var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, CancellationToken.None).ConfigureAwait(false);
         await using (connection)
         await using (transaction)
         {
             await Sql.ExecuteAsync(connection, transaction, CancellationToken.None,
                 Sql.Statement("UPDATE platform.job_attempts SET outcome = 'failed', finished_at = now(), error = $3 WHERE job_id = $1 AND attempt = $2",
-                    job.Id, job.Attempt, error),
+                    job.Id, job.Attempt, error)).ConfigureAwait(false);
+            owned = await Sql.ExecuteAsync(connection, transaction, CancellationToken.None,
                 Sql.Statement("""
                     UPDATE platform.jobs
                        SET status = CASE WHEN $3 THEN 'DEAD' ELSE 'QUEUED' END,
                            run_at = CASE WHEN $3 THEN run_at ELSE $4 END,
                            finished_at = CASE WHEN $3 THEN now() ELSE NULL END,
                            locked_until = NULL, locked_by = NULL, last_error = $5, updated_at = now()
-                     WHERE id = $1 AND status = 'RUNNING' AND locked_by = $2
-                    """, job.Id, WorkerId, dead, now + Failures.Backoff(job.Attempt, queue.FirstRetry, queue.MaxRetry), error)).ConfigureAwait(false);
+                     WHERE id = $1 AND status = 'RUNNING' AND locked_by = $2 AND attempts = $6
+                    """, job.Id, WorkerId, dead, now + Failures.Backoff(job.Attempt, queue.FirstRetry, queue.MaxRetry), error, job.Attempt)).ConfigureAwait(false);
 
+            // A run that lost its lease (or was reclaimed) leaves the job to its new owner.
+            dead &= owned == 1;
             if (dead)
             {
                 await DeadLetterStore.RecordAsync(connection, transaction, "job", job.Id, queue.Name, queue.Owner, job.TenantId, job.Type, job.Payload,
@@ -286,7 +297,7 @@ public sealed partial class JobWorker(
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
-        return dead ? "dead" : "retry";
+        return owned == 1 ? (dead ? "dead" : "retry") : "lease_lost";
     }
 
     private async Task DeadLetterExpiredAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, QueueDefinition queue, CancellationToken cancellationToken)
@@ -337,8 +348,8 @@ public sealed partial class JobWorker(
             await Sql.ExecuteAsync(connection, transaction, CancellationToken.None,
                 Sql.Statement("""
                     UPDATE platform.jobs SET status = $3, finished_at = now(), locked_until = NULL, last_error = $4, updated_at = now()
-                     WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'
-                    """, job.Id, WorkerId, status, note),
+                     WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING' AND attempts = $5
+                    """, job.Id, WorkerId, status, note, job.Attempt),
                 Sql.Statement("UPDATE platform.job_attempts SET outcome = $3, finished_at = now() WHERE job_id = $1 AND attempt = $2",
                     job.Id, job.Attempt, outcome)).ConfigureAwait(false);
             await transaction.CommitAsync().ConfigureAwait(false);
@@ -346,7 +357,7 @@ public sealed partial class JobWorker(
     }
 
     /// <summary>Extends the lease while the job runs, and cancels it when cancellation is requested.</summary>
-    private async Task HeartbeatAsync(QueueDefinition queue, Guid jobId, CancellationTokenSource jobCancel, CancellationToken stop)
+    private async Task HeartbeatAsync(QueueDefinition queue, Guid jobId, int attempt, CancellationTokenSource jobCancel, CancellationToken stop)
     {
         var every = queue.Lease / 3;
         while (!stop.IsCancellationRequested)
@@ -359,12 +370,13 @@ public sealed partial class JobWorker(
                 await using (transaction)
                 {
                     await using var beat = new NpgsqlCommand("""
-                        UPDATE platform.jobs SET locked_until = now() + $3 WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'
+                        UPDATE platform.jobs SET locked_until = now() + $3 WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING' AND attempts = $4
                         RETURNING cancel_requested
                         """, connection, transaction);
                     beat.Parameters.Add(new NpgsqlParameter { Value = jobId });
                     beat.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
                     beat.Parameters.Add(new NpgsqlParameter { Value = queue.Lease });
+                    beat.Parameters.Add(new NpgsqlParameter { Value = attempt });
                     var cancel = await beat.ExecuteScalarAsync(stop).ConfigureAwait(false);
                     await transaction.CommitAsync(stop).ConfigureAwait(false);
                     if (cancel is true)
@@ -384,17 +396,18 @@ public sealed partial class JobWorker(
         }
     }
 
-    private async Task ReportProgressAsync(Guid jobId, double progress, CancellationToken cancellationToken)
+    private async Task ReportProgressAsync(Guid jobId, int attempt, double progress, CancellationToken cancellationToken)
     {
         var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection)
         await using (transaction)
         {
             await using var update = new NpgsqlCommand(
-                "UPDATE platform.jobs SET progress = $3, updated_at = now() WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING'", connection, transaction);
+                "UPDATE platform.jobs SET progress = $3, updated_at = now() WHERE id = $1 AND locked_by = $2 AND status = 'RUNNING' AND attempts = $4", connection, transaction);
             update.Parameters.Add(new NpgsqlParameter { Value = jobId });
             update.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
             update.Parameters.Add(new NpgsqlParameter { Value = (float)Math.Clamp(progress, 0, 1), NpgsqlDbType = NpgsqlDbType.Real });
+            update.Parameters.Add(new NpgsqlParameter { Value = attempt });
             await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -39,6 +39,12 @@ public sealed partial class DeadLetterReplayer(NpgsqlDataSource dataSource, Cano
         await using (connection)
         await using (transaction)
         {
+            // The replay lock before the letter rows: the same order as a manual replay (no deadlock).
+            await using (var replayLock = new NpgsqlCommand($"SELECT pg_advisory_xact_lock({DeadLetters.ReplayLock})", connection, transaction))
+            {
+                await replayLock.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             var due = new List<Guid>();
             await using (var select = new NpgsqlCommand($"""
                 SELECT id FROM platform.dead_letters
@@ -61,6 +67,11 @@ public sealed partial class DeadLetterReplayer(NpgsqlDataSource dataSource, Cano
                 if (outcome == ReplayOutcome.RateLimited)
                 {
                     break;
+                }
+
+                if (outcome == ReplayOutcome.NotReplayable)
+                {
+                    await DeadLetters.ParkAsync(connection, transaction, id, stoppingToken).ConfigureAwait(false);
                 }
 
                 replayed += outcome == ReplayOutcome.Replayed ? 1 : 0;
@@ -153,25 +164,36 @@ public sealed partial class RetentionWorker(NpgsqlDataSource dataSource, IOption
     private static partial void LogPurged(ILogger logger, long rows);
 }
 
-/// <summary>Records this process's subscribers, so events written anywhere fan out to them.</summary>
-public sealed class SubscriptionSync(NpgsqlDataSource dataSource, MessagingRegistry registry) : IHostedService
+/// <summary>
+/// Records this process's subscribers, so events written anywhere fan out to them. A database
+/// that is down at start-up does not stop the service: the sync retries until it succeeds.
+/// </summary>
+public sealed partial class SubscriptionSync(NpgsqlDataSource dataSource, MessagingRegistry registry, ILogger<SubscriptionSync> logger) : BackgroundService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var pairs = registry.Subscribers.SelectMany(s => s.EventTypes.Select(t => (s.Name, t))).ToList();
-        if (pairs.Count == 0)
+        for (var attempt = 1; pairs.Count > 0 && !stoppingToken.IsCancellationRequested; attempt++)
         {
-            return;
+            try
+            {
+                await using var command = dataSource.CreateCommand("""
+                    INSERT INTO platform.event_subscriptions (subscriber, event_type)
+                    SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING
+                    """);
+                command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Name).ToArray() });
+                command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.t).ToArray() });
+                await command.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+                return;
+            }
+            catch (NpgsqlException ex)
+            {
+                LogSyncFailed(logger, attempt, ex);
+                await Task.Delay(Failures.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)), stoppingToken).ConfigureAwait(false);
+            }
         }
-
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO platform.event_subscriptions (subscriber, event_type)
-            SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Name).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.t).ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Recording event subscribers failed (attempt {Attempt}); retrying")]
+    private static partial void LogSyncFailed(ILogger logger, int attempt, Exception exception);
 }

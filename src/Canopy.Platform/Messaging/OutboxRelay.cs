@@ -109,7 +109,8 @@ public sealed partial class OutboxRelay(
                 }
             }
 
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable: a claim the server committed must reach the loop that delivers it.
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         foreach (var (message, attempt) in claimed)
@@ -134,6 +135,24 @@ public sealed partial class OutboxRelay(
             await using (connection)
             await using (transaction)
             {
+                // Renew the lease before each delivery of the batch; a lost one is left to its new owner.
+                await using (var renew = new NpgsqlCommand("""
+                    UPDATE platform.outbox_deliveries SET locked_until = now() + $4
+                     WHERE event_id = $1 AND subscriber = $2 AND locked_by = $3 AND status = 'PENDING' AND attempts = $5
+                    """, connection, transaction))
+                {
+                    renew.Parameters.Add(new NpgsqlParameter { Value = message.Id });
+                    renew.Parameters.Add(new NpgsqlParameter { Value = subscriber.Name });
+                    renew.Parameters.Add(new NpgsqlParameter { Value = RelayId });
+                    renew.Parameters.Add(new NpgsqlParameter { Value = Lease });
+                    renew.Parameters.Add(new NpgsqlParameter { Value = attempt });
+                    if (await renew.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+                    {
+                        metrics.EventHandled(subscriber.Name, "lease_lost", null);
+                        return;
+                    }
+                }
+
                 await using (var inbox = new NpgsqlCommand(
                     "INSERT INTO platform.inbox (subscriber, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", connection, transaction))
                 {
@@ -186,11 +205,12 @@ public sealed partial class OutboxRelay(
         await using (connection)
         await using (transaction)
         {
+            int owned;
             await using (var update = new NpgsqlCommand("""
                 UPDATE platform.outbox_deliveries
                    SET status = CASE WHEN $4 THEN 'DEAD' ELSE 'PENDING' END, next_attempt_at = $5,
                        locked_until = NULL, locked_by = NULL, last_error = $6
-                 WHERE event_id = $1 AND subscriber = $2 AND locked_by = $3
+                 WHERE event_id = $1 AND subscriber = $2 AND locked_by = $3 AND attempts = $7
                 """, connection, transaction))
             {
                 update.Parameters.Add(new NpgsqlParameter { Value = message.Id });
@@ -199,10 +219,12 @@ public sealed partial class OutboxRelay(
                 update.Parameters.Add(new NpgsqlParameter { Value = dead });
                 update.Parameters.Add(new NpgsqlParameter { Value = now + Failures.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)) });
                 update.Parameters.Add(new NpgsqlParameter { Value = error });
-                await update.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+                update.Parameters.Add(new NpgsqlParameter { Value = attempt });
+                owned = await update.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
-            if (dead)
+            // A delivery that lost its lease is left to its new owner: no dead letter for it here.
+            if (dead && owned == 1)
             {
                 await using var payload = new NpgsqlCommand("SELECT payload::text FROM platform.outbox WHERE id = $1", connection, transaction);
                 payload.Parameters.Add(new NpgsqlParameter { Value = message.Id });

@@ -61,29 +61,42 @@ public sealed class MessageWriter(MessagingRegistry registry, TimeProvider time)
         ArgumentNullException.ThrowIfNull(request);
         var queue = registry.Queue(request.Queue);
         var now = time.GetUtcNow();
-        await using var command = new NpgsqlCommand("""
-            WITH inserted AS (
-                INSERT INTO platform.jobs (id, queue, type, tenant_id, payload, idempotency_key, priority, run_at, max_attempts, trace_parent, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-                ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL AND status <> 'DEAD' DO NOTHING
-                RETURNING id)
-            SELECT id FROM inserted
-            UNION ALL
-            SELECT id FROM platform.jobs WHERE queue = $2 AND idempotency_key = $6 AND status <> 'DEAD'
-            LIMIT 1
+        var id = Guid.CreateVersion7(now);
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO platform.jobs (id, queue, type, tenant_id, payload, idempotency_key, priority, run_at, max_attempts, trace_parent, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """, connection, transaction))
+        {
+            insert.Parameters.Add(new NpgsqlParameter { Value = id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = queue.Name });
+            insert.Parameters.Add(new NpgsqlParameter { Value = request.Type });
+            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)request.TenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+            insert.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(request.Payload, Json), NpgsqlDbType = NpgsqlDbType.Jsonb });
+            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)request.IdempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            insert.Parameters.Add(new NpgsqlParameter { Value = request.Priority });
+            insert.Parameters.Add(new NpgsqlParameter { Value = (request.RunAt ?? now).ToUniversalTime() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = queue.MaxAttempts });
+            insert.Parameters.Add(new NpgsqlParameter { Value = (object?)Activity.Current?.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            insert.Parameters.Add(new NpgsqlParameter { Value = now });
+            if (await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is Guid inserted)
+            {
+                return inserted;
+            }
+        }
+
+        // The key is taken: a new statement sees the job that holds it (committed by now, since
+        // the insert waited for its transaction).
+        await using var existing = new NpgsqlCommand("""
+            SELECT id FROM platform.jobs
+             WHERE queue = $1 AND idempotency_key = $2 AND tenant_id IS NOT DISTINCT FROM $3
             """, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7(now) });
-        command.Parameters.Add(new NpgsqlParameter { Value = queue.Name });
-        command.Parameters.Add(new NpgsqlParameter { Value = request.Type });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)request.TenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
-        command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(request.Payload, Json), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)request.IdempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = request.Priority });
-        command.Parameters.Add(new NpgsqlParameter { Value = request.RunAt ?? now });
-        command.Parameters.Add(new NpgsqlParameter { Value = queue.MaxAttempts });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)Activity.Current?.Id ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = now });
-        return (Guid)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        existing.Parameters.Add(new NpgsqlParameter { Value = queue.Name });
+        existing.Parameters.Add(new NpgsqlParameter { Value = (object?)request.IdempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        existing.Parameters.Add(new NpgsqlParameter { Value = (object?)request.TenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        return await existing.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as Guid?
+            ?? throw new InvalidOperationException($"Job {id} was neither inserted nor found by its idempotency key.");
     }
 
     public Task<Guid> EnqueueAsync(DbContext db, JobRequest request, CancellationToken cancellationToken)

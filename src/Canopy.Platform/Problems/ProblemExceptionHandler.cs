@@ -25,7 +25,8 @@ internal sealed partial class ProblemExceptionHandler(
 
         var problem = exception switch
         {
-            ProblemException p => Problem(httpContext, p),
+            // A 5XX is a failure of ours whatever raised it: logged with its stack and counted below.
+            ProblemException { Type.Status: < 500 } p => Problem(httpContext, p),
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 ProblemFactory.Create(httpContext, ProblemTypes.PayloadTooLarge, $"The request body is larger than the {MaxBody(httpContext)} bytes this operation accepts."),
             BadHttpRequestException bad =>

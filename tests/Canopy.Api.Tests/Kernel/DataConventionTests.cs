@@ -40,6 +40,20 @@ public sealed class DataConventionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Given_a_save_without_an_explicit_transaction_Then_it_still_runs_for_the_tenant()
+    {
+        var item = new SampleItem { Name = "Saved alone" };
+        var (scope, db) = _kernel.For(_tenant, _actor);
+        await using (scope)
+        {
+            db.SampleItems.Add(item);
+            await db.SaveChangesAsync();
+        }
+
+        Assert.Equal(_tenant, (await ReadAsync(item.Id))!.TenantId);
+    }
+
+    [Fact]
     public async Task Given_an_update_Then_the_version_grows_by_one_and_creation_fields_stay()
     {
         var id = await CreateAsync("Seedlings");

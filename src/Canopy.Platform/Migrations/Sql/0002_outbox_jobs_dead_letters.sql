@@ -74,7 +74,10 @@ CREATE TABLE platform.jobs (
 );
 CREATE INDEX jobs_ready ON platform.jobs (queue, priority DESC, run_at) WHERE status IN ('QUEUED', 'RUNNING');
 CREATE INDEX jobs_finished ON platform.jobs (finished_at) WHERE finished_at IS NOT NULL;
-CREATE UNIQUE INDEX jobs_idempotency ON platform.jobs (queue, idempotency_key) WHERE idempotency_key IS NOT NULL AND status <> 'DEAD';
+-- A key names one job for good (per queue and tenant): enqueueing it again returns that job,
+-- even once it is dead (replay the dead letter instead).
+CREATE UNIQUE INDEX jobs_idempotency ON platform.jobs (queue, coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE platform.job_attempts (
     job_id      uuid        NOT NULL REFERENCES platform.jobs (id) ON DELETE CASCADE,
@@ -127,6 +130,18 @@ BEGIN
         EXECUTE format('CREATE POLICY scoped ON platform.%I USING (platform.row_visible(tenant_id)) WITH CHECK (platform.row_visible(tenant_id))', t);
     END LOOP;
 END $$;
+
+-- Attempts and replays are visible exactly when their job or letter is.
+ALTER TABLE platform.job_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform.job_attempts FORCE ROW LEVEL SECURITY;
+CREATE POLICY through_job ON platform.job_attempts
+    USING (EXISTS (SELECT 1 FROM platform.jobs j WHERE j.id = job_id))
+    WITH CHECK (EXISTS (SELECT 1 FROM platform.jobs j WHERE j.id = job_id));
+ALTER TABLE platform.dead_letter_replays ENABLE ROW LEVEL SECURITY;
+ALTER TABLE platform.dead_letter_replays FORCE ROW LEVEL SECURITY;
+CREATE POLICY through_letter ON platform.dead_letter_replays
+    USING (EXISTS (SELECT 1 FROM platform.dead_letters d WHERE d.id = dead_letter_id))
+    WITH CHECK (EXISTS (SELECT 1 FROM platform.dead_letters d WHERE d.id = dead_letter_id));
 
 GRANT EXECUTE ON FUNCTION platform.row_visible(uuid) TO {{app_role}};
 GRANT SELECT, INSERT, UPDATE, DELETE ON platform.outbox, platform.outbox_deliveries, platform.inbox,
