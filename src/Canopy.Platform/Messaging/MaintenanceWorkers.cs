@@ -170,28 +170,54 @@ public sealed partial class RetentionWorker(NpgsqlDataSource dataSource, IOption
 /// </summary>
 public sealed partial class SubscriptionSync(NpgsqlDataSource dataSource, MessagingRegistry registry, ILogger<SubscriptionSync> logger) : BackgroundService
 {
+    private readonly List<(string Subscriber, string EventType)> _pairs =
+        registry.Subscribers.SelectMany(s => s.EventTypes.Select(t => (s.Name, t))).ToList();
+
+    /// <summary>Records the subscribers before the service starts; retries in the background only if that fails.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_pairs.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await SyncAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException ex)
+        {
+            LogSyncFailed(logger, 1, ex);
+            await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var pairs = registry.Subscribers.SelectMany(s => s.EventTypes.Select(t => (s.Name, t))).ToList();
-        for (var attempt = 1; pairs.Count > 0 && !stoppingToken.IsCancellationRequested; attempt++)
+        for (var attempt = 2; !stoppingToken.IsCancellationRequested; attempt++)
         {
+            await Task.Delay(Failures.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)), stoppingToken).ConfigureAwait(false);
             try
             {
-                await using var command = dataSource.CreateCommand("""
-                    INSERT INTO platform.event_subscriptions (subscriber, event_type)
-                    SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING
-                    """);
-                command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.Name).ToArray() });
-                command.Parameters.Add(new NpgsqlParameter { Value = pairs.Select(p => p.t).ToArray() });
-                await command.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+                await SyncAsync(stoppingToken).ConfigureAwait(false);
                 return;
             }
             catch (NpgsqlException ex)
             {
                 LogSyncFailed(logger, attempt, ex);
-                await Task.Delay(Failures.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)), stoppingToken).ConfigureAwait(false);
             }
         }
+    }
+
+    private async Task SyncAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO platform.event_subscriptions (subscriber, event_type)
+            SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = _pairs.Select(p => p.Subscriber).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = _pairs.Select(p => p.EventType).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording event subscribers failed (attempt {Attempt}); retrying")]

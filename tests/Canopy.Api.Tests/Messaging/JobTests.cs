@@ -50,6 +50,25 @@ public sealed class JobTests
     }
 
     [Fact]
+    public async Task Given_a_dead_job_replayed_after_its_cause_is_fixed_Then_it_runs_again_once_with_its_original_key()
+    {
+        var broken = true;
+        var job = new ScriptedJob("test.heal", _ => broken ? new InvalidOperationException("not yet") : null);
+        await using var host = await StartAsync(job, maxAttempts: 2);
+        var id = await host.InTransactionAsync((c, t) => host.Writer.EnqueueAsync(c, t, new JobRequest(_queue, "test.heal", new { }, IdempotencyKey: "heal-1"), CancellationToken.None));
+        await host.WaitUntilAsync(async () => await Status(host, id) == "DEAD", "the job is dead");
+
+        broken = false;
+        var letter = await LetterId(host, id);
+        Assert.Equal(ReplayOutcome.Replayed, await host.InTransactionAsync((c, t) => DeadLetters.ReplayAsync(c, t, letter, null, automatic: false, CancellationToken.None)));
+
+        await host.WaitUntilAsync(async () => await Status(host, id) == "SUCCEEDED", "the replayed job succeeds");
+        Assert.Equal(1, await host.CountAsync("SELECT count(*) FROM kernel_tests.job_effects WHERE job_id = $1", id));
+        Assert.Equal("REPLAYED", await host.ScalarAsync<string>("SELECT status FROM platform.dead_letters WHERE id = $1", letter));
+        Assert.Equal(id, await host.InTransactionAsync((c, t) => host.Writer.EnqueueAsync(c, t, new JobRequest(_queue, "test.heal", new { }, IdempotencyKey: "heal-1"), CancellationToken.None)));
+    }
+
+    [Fact]
     public async Task Given_a_poison_job_Then_it_is_quarantined_after_one_attempt()
     {
         var job = new ScriptedJob("test.poison");
