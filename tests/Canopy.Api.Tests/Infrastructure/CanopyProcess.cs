@@ -94,25 +94,9 @@ internal sealed class CanopyProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM, as an orchestrator does before stopping a container.</summary>
-    public void Terminate()
-    {
-        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
+    public void Terminate() => ProcessControl.Signal(_process, "TERM");
 
-    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
+    public Task<bool> WaitForExitAsync(TimeSpan timeout) => ProcessControl.WaitForExitAsync(_process, timeout);
 
     public async ValueTask DisposeAsync()
     {

@@ -133,30 +133,13 @@ public sealed class WorkerProcessTests
 
         public void KillHard()
         {
-            using var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            kill.WaitForExit();
+            ProcessControl.Signal(_process, "KILL");
             _process.WaitForExit();
         }
 
-        public void Terminate()
-        {
-            using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            kill.WaitForExit();
-        }
+        public void Terminate() => ProcessControl.Signal(_process, "TERM");
 
-        public async Task<bool> WaitForExitAsync(TimeSpan timeout)
-        {
-            using var cts = new CancellationTokenSource(timeout);
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-                return true;
-            }
-            catch (OperationCanceledException)
-            {
-                return false;
-            }
-        }
+        public Task<bool> WaitForExitAsync(TimeSpan timeout) => ProcessControl.WaitForExitAsync(_process, timeout);
 
         public void Dispose()
         {
