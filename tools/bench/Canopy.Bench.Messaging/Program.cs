@@ -119,7 +119,7 @@ internal sealed class Hosts : IAsyncDisposable
         builder.Services.AddSingleton(sp => new CanopyMetrics(sp.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddCanopyPostgres(builder.Configuration);
-        builder.Services.AddSingleton(new QueueDefinition(queue, "bench", Concurrency: int.Parse(Environment.GetEnvironmentVariable("BENCH_CONCURRENCY") ?? "4", System.Globalization.CultureInfo.InvariantCulture)));
+        builder.Services.AddSingleton(new QueueDefinition(queue, "bench", Concurrency: int.Parse(Environment.GetEnvironmentVariable("BENCH_CONCURRENCY") ?? "8", System.Globalization.CultureInfo.InvariantCulture)));
         builder.Services.AddSingleton<IJobHandler, NoopJob>();
         if (subscriber is not null)
         {
