@@ -21,6 +21,7 @@ internal sealed class CanopyApiFactory(
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        TestDatabase.EnsureMigratedAsync().GetAwaiter().GetResult();
         builder.UseEnvironment(Environment);
         var settings = new Dictionary<string, string?>
         {
@@ -36,6 +37,10 @@ internal sealed class CanopyApiFactory(
             ["Health:CacheMilliseconds"] = "0",
             // Workers run in the messaging tests, which control them; API hosts here serve only.
             ["Runtime:Role"] = "api",
+            // The test database is migrated once per run (TestDatabase); start-up migration is
+            // exercised by the real-process tests. Hosts given broken connection strings must
+            // not try to grant to the roles those strings name.
+            ["Migrations:ApplyAtStartup"] = "false",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
