@@ -29,7 +29,6 @@ try
     builder.Services.AddCanopyLogging(builder.Logging);
     builder.Services.AddSingleton(TimeProvider.System);
     var spec = ApiDocuments.ReadSpec();
-    builder.Services.AddSingleton(new OpenApiDocument(spec));
     builder.Services.AddSingleton(OperationCatalog.Parse(spec));
 
     builder.Services.AddCanopyTelemetry(configuration, "canopy-api");

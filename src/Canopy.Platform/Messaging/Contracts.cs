@@ -130,11 +130,4 @@ public static class Failures
         Triage.DownstreamOutage => "downstream_outage",
         _ => "transient",
     };
-
-    /// <summary>Exponential backoff with ±20 % jitter, capped.</summary>
-    public static TimeSpan Backoff(int attempt, TimeSpan first, TimeSpan max)
-    {
-        var exponential = first.TotalMilliseconds * Math.Pow(2, Math.Clamp(attempt - 1, 0, 30));
-        return TimeSpan.FromMilliseconds(Math.Min(exponential, max.TotalMilliseconds) * (0.8 + (Random.Shared.NextDouble() * 0.4)));
-    }
 }

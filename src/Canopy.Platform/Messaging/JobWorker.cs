@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Canopy.Platform.Observability;
+using Canopy.Platform.Workers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -27,7 +28,7 @@ public sealed partial class JobWorker(
     ILogger<JobWorker> logger) : BackgroundService
 {
     /// <summary>Identifies this worker's leases; unique per process and start.</summary>
-    public string WorkerId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+    public string WorkerId { get; } = LeaseOwner.New();
 
     public TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(options.Value.PollMilliseconds);
 
@@ -97,7 +98,7 @@ public sealed partial class JobWorker(
                     backoff++;
                     metrics.UnhandledException("worker:jobs");
                     LogLoopFailed(logger, queue.Name, ex);
-                    await Task.Delay(Failures.Backoff(backoff, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30)), time, stoppingToken).ConfigureAwait(false);
+                    await Task.Delay(RetryDelay.Exponential(backoff, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30)), time, stoppingToken).ConfigureAwait(false);
                 }
             }
         }
@@ -284,7 +285,7 @@ public sealed partial class JobWorker(
                            finished_at = CASE WHEN $3 THEN now() ELSE NULL END,
                            locked_until = NULL, locked_by = NULL, last_error = $5, updated_at = now()
                      WHERE id = $1 AND status = 'RUNNING' AND locked_by = $2 AND attempts = $6
-                    """, job.Id, WorkerId, dead, now + Failures.Backoff(job.Attempt, queue.FirstRetry, queue.MaxRetry), error, job.Attempt)).ConfigureAwait(false);
+                    """, job.Id, WorkerId, dead, now + RetryDelay.Exponential(job.Attempt, queue.FirstRetry, queue.MaxRetry), error, job.Attempt)).ConfigureAwait(false);
 
             // A run that lost its lease (or was reclaimed) leaves the job to its new owner.
             dead &= owned == 1;

@@ -196,7 +196,7 @@ public sealed partial class SubscriptionSync(NpgsqlDataSource dataSource, Messag
     {
         for (var attempt = 2; !stoppingToken.IsCancellationRequested; attempt++)
         {
-            await Task.Delay(Failures.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)), stoppingToken).ConfigureAwait(false);
+            await Task.Delay(RetryDelay.Exponential(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30)), stoppingToken).ConfigureAwait(false);
             try
             {
                 await SyncAsync(stoppingToken).ConfigureAwait(false);

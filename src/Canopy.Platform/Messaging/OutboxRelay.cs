@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Canopy.Platform.Observability;
+using Canopy.Platform.Workers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -26,7 +27,7 @@ public sealed partial class OutboxRelay(
     IOptions<MessagingOptions> options,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
-    public string RelayId { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+    public string RelayId { get; } = LeaseOwner.New();
 
     public TimeSpan PollInterval { get; } = TimeSpan.FromMilliseconds(options.Value.PollMilliseconds);
 
@@ -60,7 +61,7 @@ public sealed partial class OutboxRelay(
                 failures++;
                 metrics.UnhandledException("worker:outbox");
                 LogLoopFailed(logger, subscriber.Name, ex);
-                await Task.Delay(Failures.Backoff(failures, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30)), time, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(RetryDelay.Exponential(failures, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(30)), time, stoppingToken).ConfigureAwait(false);
             }
         }
     }
@@ -217,7 +218,7 @@ public sealed partial class OutboxRelay(
                 update.Parameters.Add(new NpgsqlParameter { Value = subscriber.Name });
                 update.Parameters.Add(new NpgsqlParameter { Value = RelayId });
                 update.Parameters.Add(new NpgsqlParameter { Value = dead });
-                update.Parameters.Add(new NpgsqlParameter { Value = now + Failures.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)) });
+                update.Parameters.Add(new NpgsqlParameter { Value = now + RetryDelay.Exponential(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10)) });
                 update.Parameters.Add(new NpgsqlParameter { Value = error });
                 update.Parameters.Add(new NpgsqlParameter { Value = attempt });
                 owned = await update.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);

@@ -62,13 +62,7 @@ public abstract partial class ResilientWorker(ILogger logger, CanopyMetrics metr
     }
 
     /// <summary>First backoff doubled per consecutive failure, capped, with ±20 % jitter.</summary>
-    public TimeSpan Backoff(int failures)
-    {
-        var exponential = FirstBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 30));
-        var capped = Math.Min(exponential, MaxBackoff.TotalMilliseconds);
-        var jitter = 0.8 + (Random.Shared.NextDouble() * 0.4);
-        return TimeSpan.FromMilliseconds(capped * jitter);
-    }
+    public TimeSpan Backoff(int failures) => RetryDelay.Exponential(failures, FirstBackoff, MaxBackoff);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Worker {Worker} failed ({Failures} in a row); retrying in {BackoffMs} ms")]
     private static partial void LogFailed(ILogger logger, string worker, int failures, double backoffMs, Exception exception);

@@ -154,6 +154,25 @@ public sealed class ReadinessTests
         }
     }
 
+    [Fact]
+    public async Task Given_a_burst_of_probes_within_the_cache_window_Then_one_check_serves_them_all()
+    {
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["Health:CacheMilliseconds"] = "60000" });
+        using var client = factory.CreateClient();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 25)
+            .Select(_ => client.GetAsync(new Uri("/health/ready", UriKind.Relative))));
+        var bodies = await Task.WhenAll(responses.Select(r => r.Content.ReadAsStringAsync()));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        // Each check stamps its results with its own time to the 100 ns: one body means one check.
+        Assert.Single(bodies.Distinct());
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
     private static async Task AssertEventuallyReadyAsync(HttpClient client)
     {
         var deadline = DateTime.UtcNow.AddSeconds(15);

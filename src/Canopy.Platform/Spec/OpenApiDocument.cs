@@ -1,4 +1,0 @@
-namespace Canopy.Platform.Spec;
-
-/// <summary>The OpenAPI document the service was built from, as text.</summary>
-public sealed record OpenApiDocument(string Yaml);
