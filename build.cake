@@ -97,6 +97,13 @@ void DotNetTests(string project, string name, string filter = null)
             failed += Count("failed") + Count("error") + Count("timeout") + Count("aborted");
             skipped += Count("notExecuted");
             gateLog.Add($"{(Count("failed") == 0 ? "pass " : "FAIL ")} {name}: {Count("passed")} passed, {Count("failed")} failed");
+            // Name each failure and the start of its message beside the summary, where a truncated CI log still shows it.
+            foreach (var result in XDocument.Load(trxPath).Descendants().Where(e => e.Name.LocalName == "UnitTestResult" && e.Attribute("outcome")?.Value == "Failed"))
+            {
+                var message = result.Descendants().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value ?? "";
+                var gist = string.Join(" | ", message.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).Take(3));
+                gateLog.Add($"        {result.Attribute("testName")?.Value}: {(gist.Length > 400 ? gist[..400] + "…" : gist)}");
+            }
             if (Count("total") == 0)
             {
                 failed++;

@@ -38,9 +38,11 @@ public static class TelemetryServiceCollectionExtensions
 
         services.AddSingleton(sp =>
         {
+            var ownFactory = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
             var builder = Sdk.CreateMeterProviderBuilder()
                 .SetResourceBuilder(resource)
                 .AddMeter(Meters)
+                .AddView(instrument => BelongsTo(instrument, ownFactory) ? null : MetricStreamConfiguration.Drop)
                 .AddReader(sp.GetRequiredService<PrometheusExporter>().Reader);
             return builder.Build();
         });
@@ -61,6 +63,15 @@ public static class TelemetryServiceCollectionExtensions
         services.AddHostedService<TelemetryStarter>();
         return services;
     }
+
+    /// <summary>
+    /// A provider listens to meters by name, process-wide. Two hosts in one process (several API
+    /// instances under test, or a host restarted in place) would otherwise fold each other's
+    /// instruments into one series, which drops back when the other host disposes its meter.
+    /// Meters made by a meter factory carry it as their scope; process-wide meters have none.
+    /// </summary>
+    internal static bool BelongsTo(System.Diagnostics.Metrics.Instrument instrument, System.Diagnostics.Metrics.IMeterFactory factory) =>
+        instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, factory);
 
     /// <summary>Builds the providers before the first request, so the first request is traced and counted.</summary>
     private sealed class TelemetryStarter(MeterProvider meters, TracerProvider traces) : IHostedService

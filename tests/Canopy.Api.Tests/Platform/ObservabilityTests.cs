@@ -29,11 +29,28 @@ public sealed class ObservabilityTests
         Assert.Contains("InvalidOperationException", exception, StringComparison.Ordinal);
         Assert.Contains("ProbeController.Throw", exception, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", exception, StringComparison.Ordinal);
-        // Other hosts of this test process share the meter name: at least this one was counted.
-        Assert.True(UnhandledCount(await ScrapeAsync(client)) >= before + 1);
+        // Exactly one: other hosts of this test process count their own exceptions, not into this exposition.
+        Assert.Equal(before + 1, UnhandledCount(await ScrapeAsync(client)));
 
         using var next = await client.GetAsync(new Uri("/health/live", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
+    [Fact]
+    public async Task Given_two_hosts_in_one_process_When_one_fails_Then_only_its_own_exposition_counts_it()
+    {
+        var settings = new Dictionary<string, string?> { ["Metrics:ScrapeToken"] = ScrapeToken };
+        await using var quiet = ProbeApplication.Create(settings);
+        await using var failing = ProbeApplication.Create(settings);
+        using var quietClient = quiet.CreateClient();
+        using var failingClient = failing.CreateClient();
+        var quietBefore = UnhandledCount(await ScrapeAsync(quietClient));
+        var failingBefore = UnhandledCount(await ScrapeAsync(failingClient));
+
+        (await failingClient.GetAsync(new Uri("/test-only/throw", UriKind.Relative))).Dispose();
+
+        Assert.Equal(failingBefore + 1, UnhandledCount(await ScrapeAsync(failingClient)));
+        Assert.Equal(quietBefore, UnhandledCount(await ScrapeAsync(quietClient)));
     }
 
     [Fact]
@@ -146,8 +163,11 @@ public sealed class ObservabilityTests
         };
     }
 
-    private static double UnhandledCount(string exposition) =>
-        double.Parse(System.Text.RegularExpressions.Regex.Match(exposition, "canopy_unhandled_exceptions_total\\{source=\"http\"\\} (\\S+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    private static double UnhandledCount(string exposition)
+    {
+        var series = System.Text.RegularExpressions.Regex.Match(exposition, "canopy_unhandled_exceptions_total\\{source=\"http\"\\} (\\S+)");
+        return series.Success ? double.Parse(series.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+    }
 
     private static async Task<string> ScrapeAsync(HttpClient client)
     {
