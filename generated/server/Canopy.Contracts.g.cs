@@ -64,6 +64,183 @@ namespace Canopy.Contracts
 
     }
 
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public abstract class IdentityControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
+    {
+        /// <summary>
+        /// Create an organisation and its first owner
+        /// </summary>
+        /// <remarks>
+        /// Creates a tenant and its owner in one transaction. The e-mail must not belong to any
+        /// <br/>account yet (compared case-insensitively). The password has 12 to 128 characters and
+        /// <br/>must not contain the e-mail's local part. Sign in afterwards with `issueTokens`.
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The organisation and its owner exist; `Location` is the caller's `getMe`.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/sign-ups", Name = "signUp")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<SignUpResult>> SignUp([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] SignUpRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Sign in with e-mail and password
+        /// </summary>
+        /// <remarks>
+        /// Answers an access token (ES256 JWT, 15 minutes) and a refresh token. A wrong password, an
+        /// <br/>unknown e-mail and a temporarily locked account (5 failures within 15 minutes lock it for
+        /// <br/>15 minutes) all get the same 401 problem, so the answer never tells whether an account exists.
+        /// </remarks>
+        /// <returns>Signed in.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/auth/tokens", Name = "issueTokens")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<TokenResponse>> IssueTokens([Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] IssueTokensRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Exchange a refresh token for new tokens
+        /// </summary>
+        /// <remarks>
+        /// Every refresh token works once: it is replaced by the one in the answer. Presenting a
+        /// <br/>refresh token that was already used revokes every token of its family (a stolen token
+        /// <br/>and its thief's successors alike) and records a security event.
+        /// </remarks>
+        /// <returns>New access and refresh tokens; the presented refresh token is spent.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/auth/tokens/refresh", Name = "refreshTokens")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<TokenResponse>> RefreshTokens([Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] RefreshTokensRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Sign out
+        /// </summary>
+        /// <remarks>
+        /// Revokes the refresh token's whole family and blocks the access token used for this call
+        /// <br/>until it would have expired anyway.
+        /// </remarks>
+        /// <returns>Signed out.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/auth/tokens/revoke", Name = "revokeTokens")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.IActionResult> RevokeTokens([Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] RevokeTokensRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Publish the keys that verify access tokens
+        /// </summary>
+        /// <remarks>
+        /// Every key that may have signed a live access token (the current one and those being rotated out), as a JSON Web Key Set.
+        /// </remarks>
+        /// <returns>The verification keys.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/auth/jwks", Name = "getJwks")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<JsonWebKeySet>> GetJwks(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Tell who I am
+        /// </summary>
+        /// <remarks>
+        /// The signed-in user, their organisation and their role in it.
+        /// </remarks>
+        /// <returns>The caller.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/me", Name = "getMe")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Me>> GetMe(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Export what Canopy holds about me
+        /// </summary>
+        /// <remarks>
+        /// Everything stored about the caller, in one JSON document; personal fields are decrypted for the caller only.
+        /// </remarks>
+        /// <returns>The caller's data.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/me/data-export", Name = "exportMyData")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<MyData>> ExportMyData(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Erase my personal data
+        /// </summary>
+        /// <remarks>
+        /// Overwrites the caller's e-mail and name, revokes every token, and ends the membership.
+        /// <br/>Security events stay, naming only the pseudonymous user id. The last owner of an
+        /// <br/>organisation cannot erase themselves (409): hand ownership over first.
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>Erased; the caller's tokens no longer work.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/me/erase", Name = "eraseMe")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.IActionResult> EraseMe([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List the members of my organisation
+        /// </summary>
+        /// <remarks>
+        /// Current members, oldest first.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <returns>A page of members.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/members", Name = "listMembers")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<MemberPage>> ListMembers([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Invite someone to my organisation
+        /// </summary>
+        /// <remarks>
+        /// Creates an invitation that expires after 7 days and can be accepted once. The invitation
+        /// <br/>link is delivered to the e-mail address in the background; it is never part of this
+        /// <br/>answer. An admin may invite admins, operators and viewers; only an owner invites an owner.
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The invitation is on its way.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/invitations", Name = "inviteMember")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Invitation>> InviteMember([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] InviteMemberRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Accept an invitation and create my account
+        /// </summary>
+        /// <remarks>
+        /// Spends the invitation's token (once, before it expires) and creates the member with the
+        /// <br/>invited role. The password follows the sign-up rules. Sign in afterwards with `issueTokens`.
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The member exists.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/invitations/accept", Name = "acceptInvitation")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Member>> AcceptInvitation([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] AcceptInvitationRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Change a member's role
+        /// </summary>
+        /// <remarks>
+        /// Only an owner changes roles. The last owner cannot be demoted (409). The member's current tokens stop working, so the new role applies at their next sign-in or refresh.
+        /// </remarks>
+        /// <param name="member_id">The membership (`id` of a member).</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The member with the new role.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/members/{member_id}/change-role", Name = "changeMemberRole")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Member>> ChangeMemberRole([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid member_id, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] ChangeMemberRoleRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Remove a member from my organisation
+        /// </summary>
+        /// <remarks>
+        /// Ends the membership (kept for the record, no longer listed) and revokes the member's tokens. Only an owner removes an owner, and the last owner cannot be removed (409).
+        /// </remarks>
+        /// <param name="member_id">The membership (`id` of a member).</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>Removed.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/members/{member_id}/remove", Name = "removeMember")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.IActionResult> RemoveMember([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid member_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Read my organisation's security log
+        /// </summary>
+        /// <remarks>
+        /// Sign-ups, sign-ins and their failures, lockouts, refresh-token reuse, sign-outs, role changes, removals and erasures, newest first. Entries are append-only and chained by hash.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <returns>A page of security events.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/security-events", Name = "listSecurityEvents")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<SecurityEventPage>> ListSecurityEvents([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
     /// <summary>
     /// RFC 9457 problem details with Canopy's members.
     /// </summary>
@@ -226,6 +403,698 @@ namespace Canopy.Contracts
     }
 
     /// <summary>
+    /// A member's role; each includes the rights of those after it (owner ⊃ admin ⊃ operator ⊃ viewer).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum Role
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"owner")]
+        [System.Runtime.Serialization.EnumMember(Value = @"owner")]
+        Owner = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"admin")]
+        [System.Runtime.Serialization.EnumMember(Value = @"admin")]
+        Admin = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"operator")]
+        [System.Runtime.Serialization.EnumMember(Value = @"operator")]
+        Operator = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"viewer")]
+        [System.Runtime.Serialization.EnumMember(Value = @"viewer")]
+        Viewer = 3,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record SignUpRequest
+    {
+
+        /// <summary>
+        /// The organisation (tenant) to create.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("organization_name")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public required string Organization_name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("email")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(254, MinimumLength = 3)]
+        public required string Email { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("password")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(128, MinimumLength = 12)]
+        public required string Password { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("display_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(100, MinimumLength = 1)]
+        public required string Display_name { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record SignUpResult
+    {
+
+        /// <summary>
+        /// The new organisation.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("tenant_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Tenant_id { get; set; }
+
+        /// <summary>
+        /// The organisation's name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("organization_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Organization_name { get; set; }
+
+        /// <summary>
+        /// The new owner's user id.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("user_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid User_id { get; set; }
+
+        /// <summary>
+        /// The owner's membership.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("member_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Member_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("role")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Role>))]
+        public required Role Role { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IssueTokensRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("email")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(254, MinimumLength = 3)]
+        public required string Email { get; set; }
+
+        /// <summary>
+        /// The account's password.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("password")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.StringLength(128, MinimumLength = 1)]
+        public required string Password { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("device_fingerprint")]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public string? Device_fingerprint { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record RefreshTokensRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("refresh_token")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public required string Refresh_token { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("device_fingerprint")]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public string? Device_fingerprint { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record RevokeTokensRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("refresh_token")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public required string Refresh_token { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TokenResponse
+    {
+
+        /// <summary>
+        /// ES256 JWT (`typ` at+jwt) to send as `Authorization: Bearer …`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("access_token")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Access_token { get; set; }
+
+        /// <summary>
+        /// Always Bearer.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("token_type")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TokenResponseToken_type>))]
+        public required TokenResponseToken_type Token_type { get; set; }
+
+        /// <summary>
+        /// Seconds until the access token expires.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("expires_in")]
+        [System.ComponentModel.DataAnnotations.Range(1, 900)]
+        public required int Expires_in { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("refresh_token")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public required string Refresh_token { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record JsonWebKeySet
+    {
+
+        /// <summary>
+        /// The public keys, by `kid`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("keys")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<JsonWebKey> Keys { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record JsonWebKey
+    {
+
+        /// <summary>
+        /// Key type.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("kty")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JsonWebKeyKty>))]
+        public required JsonWebKeyKty Kty { get; set; }
+
+        /// <summary>
+        /// Curve.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("crv")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JsonWebKeyCrv>))]
+        public required JsonWebKeyCrv Crv { get; set; }
+
+        /// <summary>
+        /// Key id, as in the token header.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("kid")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Kid { get; set; }
+
+        /// <summary>
+        /// Signature verification.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("use")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JsonWebKeyUse>))]
+        public required JsonWebKeyUse Use { get; set; }
+
+        /// <summary>
+        /// The only algorithm accepted.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("alg")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JsonWebKeyAlg>))]
+        public required JsonWebKeyAlg Alg { get; set; }
+
+        /// <summary>
+        /// X coordinate, base64url.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("x")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string X { get; set; }
+
+        /// <summary>
+        /// Y coordinate, base64url.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("y")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Y { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Me
+    {
+
+        /// <summary>
+        /// The user.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("user_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid User_id { get; set; }
+
+        /// <summary>
+        /// The user's membership in the organisation.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("member_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Member_id { get; set; }
+
+        /// <summary>
+        /// The organisation.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("tenant_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Tenant_id { get; set; }
+
+        /// <summary>
+        /// The organisation's name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("organization_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Organization_name { get; set; }
+
+        /// <summary>
+        /// The user's e-mail address.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("email")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Email { get; set; }
+
+        /// <summary>
+        /// The user's name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("display_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Display_name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("role")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Role>))]
+        public required Role Role { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Session
+    {
+
+        /// <summary>
+        /// When the refresh token was issued.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// When it stops working.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("expires_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Expires_at { get; set; }
+
+        /// <summary>
+        /// Whether it was used, revoked or replaced.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("revoked")]
+        public required bool Revoked { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record MyData
+    {
+
+        /// <summary>
+        /// When this export was made.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("exported_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Exported_at { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("user")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required Me User { get; set; }
+
+        /// <summary>
+        /// When the account was created.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// The refresh tokens issued to the user.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("sessions")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Session> Sessions { get; set; }
+
+        /// <summary>
+        /// Security events about the user or caused by them.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("security_events")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<SecurityEvent> Security_events { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Member
+    {
+
+        /// <summary>
+        /// The membership.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// The member's user.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("user_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid User_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("role")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Role>))]
+        public required Role Role { get; set; }
+
+        /// <summary>
+        /// The member's name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("display_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Display_name { get; set; }
+
+        /// <summary>
+        /// When the member joined.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("joined_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Joined_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record MemberPage : PageInfo
+    {
+
+        /// <summary>
+        /// The members of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Member> Data { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record InviteMemberRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("email")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(254, MinimumLength = 3)]
+        public required string Email { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("role")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Role>))]
+        public required Role Role { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Invitation
+    {
+
+        /// <summary>
+        /// The invitation.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// Who is invited.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("email")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Email { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("role")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Role>))]
+        public required Role Role { get; set; }
+
+        /// <summary>
+        /// When the invitation stops working.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("expires_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Expires_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AcceptInvitationRequest
+    {
+
+        /// <summary>
+        /// The token from the invitation link.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("token")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.StringLength(200, MinimumLength = 1)]
+        public required string Token { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("password")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(128, MinimumLength = 12)]
+        public required string Password { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("display_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(100, MinimumLength = 1)]
+        public required string Display_name { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ChangeMemberRoleRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("role")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Role>))]
+        public required Role Role { get; set; }
+
+    }
+
+    /// <summary>
+    /// What happened.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum SecurityEventKind
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"signed_up")]
+        [System.Runtime.Serialization.EnumMember(Value = @"signed_up")]
+        Signed_up = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"login_succeeded")]
+        [System.Runtime.Serialization.EnumMember(Value = @"login_succeeded")]
+        Login_succeeded = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"login_failed")]
+        [System.Runtime.Serialization.EnumMember(Value = @"login_failed")]
+        Login_failed = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"locked_out")]
+        [System.Runtime.Serialization.EnumMember(Value = @"locked_out")]
+        Locked_out = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"refresh_reused")]
+        [System.Runtime.Serialization.EnumMember(Value = @"refresh_reused")]
+        Refresh_reused = 4,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"logged_out")]
+        [System.Runtime.Serialization.EnumMember(Value = @"logged_out")]
+        Logged_out = 5,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"invitation_created")]
+        [System.Runtime.Serialization.EnumMember(Value = @"invitation_created")]
+        Invitation_created = 6,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"invitation_accepted")]
+        [System.Runtime.Serialization.EnumMember(Value = @"invitation_accepted")]
+        Invitation_accepted = 7,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"role_changed")]
+        [System.Runtime.Serialization.EnumMember(Value = @"role_changed")]
+        Role_changed = 8,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"member_removed")]
+        [System.Runtime.Serialization.EnumMember(Value = @"member_removed")]
+        Member_removed = 9,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"erased")]
+        [System.Runtime.Serialization.EnumMember(Value = @"erased")]
+        Erased = 10,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record SecurityEvent
+    {
+
+        /// <summary>
+        /// The entry.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<SecurityEventKind>))]
+        public required SecurityEventKind Kind { get; set; }
+
+        /// <summary>
+        /// When it happened.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("occurred_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Occurred_at { get; set; }
+
+        /// <summary>
+        /// The user who acted (pseudonymous id), if any.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("actor_id")]
+        public System.Guid? Actor_id { get; set; }
+
+        /// <summary>
+        /// The user acted upon (pseudonymous id), if any.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("subject_id")]
+        public System.Guid? Subject_id { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record SecurityEventPage : PageInfo
+    {
+
+        /// <summary>
+        /// The events of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<SecurityEvent> Data { get; set; }
+
+    }
+
+    /// <summary>
     /// Health status (draft-inadarei-api-health-check).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -360,6 +1229,56 @@ namespace Canopy.Contracts
         [System.Text.Json.Serialization.JsonStringEnumMemberName(@"header")]
         [System.Runtime.Serialization.EnumMember(Value = @"header")]
         Header = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum TokenResponseToken_type
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"Bearer")]
+        [System.Runtime.Serialization.EnumMember(Value = @"Bearer")]
+        Bearer = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum JsonWebKeyKty
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"EC")]
+        [System.Runtime.Serialization.EnumMember(Value = @"EC")]
+        EC = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum JsonWebKeyCrv
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"P-256")]
+        [System.Runtime.Serialization.EnumMember(Value = @"P-256")]
+        P256 = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum JsonWebKeyUse
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"sig")]
+        [System.Runtime.Serialization.EnumMember(Value = @"sig")]
+        Sig = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum JsonWebKeyAlg
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"ES256")]
+        [System.Runtime.Serialization.EnumMember(Value = @"ES256")]
+        ES256 = 0,
 
     }
 

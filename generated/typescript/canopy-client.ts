@@ -183,6 +183,1191 @@ export class PlatformClient implements IPlatformClient {
     }
 }
 
+export interface IIdentityClient {
+
+    /**
+     * Create an organisation and its first owner
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The organisation and its owner exist; `Location` is the caller's `getMe`.
+     */
+    signUp(idempotency_Key: string, body: SignUpRequest, signal?: AbortSignal): Promise<SignUpResult>;
+
+    /**
+     * Sign in with e-mail and password
+     * @return Signed in.
+     */
+    issueTokens(body: IssueTokensRequest, signal?: AbortSignal): Promise<TokenResponse>;
+
+    /**
+     * Exchange a refresh token for new tokens
+     * @return New access and refresh tokens; the presented refresh token is spent.
+     */
+    refreshTokens(body: RefreshTokensRequest, signal?: AbortSignal): Promise<TokenResponse>;
+
+    /**
+     * Sign out
+     * @return Signed out.
+     */
+    revokeTokens(body: RevokeTokensRequest, signal?: AbortSignal): Promise<void>;
+
+    /**
+     * Publish the keys that verify access tokens
+     * @return The verification keys.
+     */
+    getJwks(signal?: AbortSignal): Promise<JsonWebKeySet>;
+
+    /**
+     * Tell who I am
+     * @return The caller.
+     */
+    getMe(signal?: AbortSignal): Promise<Me>;
+
+    /**
+     * Export what Canopy holds about me
+     * @return The caller's data.
+     */
+    exportMyData(signal?: AbortSignal): Promise<MyData>;
+
+    /**
+     * Erase my personal data
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return Erased; the caller's tokens no longer work.
+     */
+    eraseMe(idempotency_Key: string, signal?: AbortSignal): Promise<void>;
+
+    /**
+     * List the members of my organisation
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of members.
+     */
+    listMembers(cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<MemberPage>;
+
+    /**
+     * Invite someone to my organisation
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The invitation is on its way.
+     */
+    inviteMember(idempotency_Key: string, body: InviteMemberRequest, signal?: AbortSignal): Promise<Invitation>;
+
+    /**
+     * Accept an invitation and create my account
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The member exists.
+     */
+    acceptInvitation(idempotency_Key: string, body: AcceptInvitationRequest, signal?: AbortSignal): Promise<Member>;
+
+    /**
+     * Change a member's role
+     * @param member_id The membership (`id` of a member).
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The member with the new role.
+     */
+    changeMemberRole(member_id: string, body: ChangeMemberRoleRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Member>;
+
+    /**
+     * Remove a member from my organisation
+     * @param member_id The membership (`id` of a member).
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Removed.
+     */
+    removeMember(member_id: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<void>;
+
+    /**
+     * Read my organisation's security log
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of security events.
+     */
+    listSecurityEvents(cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<SecurityEventPage>;
+}
+
+export class IdentityClient implements IIdentityClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "http://127.0.0.1:8080";
+    }
+
+    /**
+     * Create an organisation and its first owner
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The organisation and its owner exist; `Location` is the caller's `getMe`.
+     */
+    signUp(idempotency_Key: string, body: SignUpRequest, signal?: AbortSignal): Promise<SignUpResult> {
+        let url_ = this.baseUrl + "/api/v1/sign-ups";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processSignUp(_response);
+        });
+    }
+
+    protected processSignUp(response: Response): Promise<SignUpResult> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as SignUpResult;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<SignUpResult>(null as any);
+    }
+
+    /**
+     * Sign in with e-mail and password
+     * @return Signed in.
+     */
+    issueTokens(body: IssueTokensRequest, signal?: AbortSignal): Promise<TokenResponse> {
+        let url_ = this.baseUrl + "/api/v1/auth/tokens";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processIssueTokens(_response);
+        });
+    }
+
+    protected processIssueTokens(response: Response): Promise<TokenResponse> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as TokenResponse;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<TokenResponse>(null as any);
+    }
+
+    /**
+     * Exchange a refresh token for new tokens
+     * @return New access and refresh tokens; the presented refresh token is spent.
+     */
+    refreshTokens(body: RefreshTokensRequest, signal?: AbortSignal): Promise<TokenResponse> {
+        let url_ = this.baseUrl + "/api/v1/auth/tokens/refresh";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRefreshTokens(_response);
+        });
+    }
+
+    protected processRefreshTokens(response: Response): Promise<TokenResponse> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as TokenResponse;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<TokenResponse>(null as any);
+    }
+
+    /**
+     * Sign out
+     * @return Signed out.
+     */
+    revokeTokens(body: RevokeTokensRequest, signal?: AbortSignal): Promise<void> {
+        let url_ = this.baseUrl + "/api/v1/auth/tokens/revoke";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRevokeTokens(_response);
+        });
+    }
+
+    protected processRevokeTokens(response: Response): Promise<void> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 204) {
+            return response.text().then((_responseText) => {
+            return;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<void>(null as any);
+    }
+
+    /**
+     * Publish the keys that verify access tokens
+     * @return The verification keys.
+     */
+    getJwks(signal?: AbortSignal): Promise<JsonWebKeySet> {
+        let url_ = this.baseUrl + "/api/v1/auth/jwks";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetJwks(_response);
+        });
+    }
+
+    protected processGetJwks(response: Response): Promise<JsonWebKeySet> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as JsonWebKeySet;
+            return result200;
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<JsonWebKeySet>(null as any);
+    }
+
+    /**
+     * Tell who I am
+     * @return The caller.
+     */
+    getMe(signal?: AbortSignal): Promise<Me> {
+        let url_ = this.baseUrl + "/api/v1/me";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetMe(_response);
+        });
+    }
+
+    protected processGetMe(response: Response): Promise<Me> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Me;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Me>(null as any);
+    }
+
+    /**
+     * Export what Canopy holds about me
+     * @return The caller's data.
+     */
+    exportMyData(signal?: AbortSignal): Promise<MyData> {
+        let url_ = this.baseUrl + "/api/v1/me/data-export";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processExportMyData(_response);
+        });
+    }
+
+    protected processExportMyData(response: Response): Promise<MyData> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as MyData;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<MyData>(null as any);
+    }
+
+    /**
+     * Erase my personal data
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return Erased; the caller's tokens no longer work.
+     */
+    eraseMe(idempotency_Key: string, signal?: AbortSignal): Promise<void> {
+        let url_ = this.baseUrl + "/api/v1/me/erase";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processEraseMe(_response);
+        });
+    }
+
+    protected processEraseMe(response: Response): Promise<void> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 204) {
+            return response.text().then((_responseText) => {
+            return;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<void>(null as any);
+    }
+
+    /**
+     * List the members of my organisation
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of members.
+     */
+    listMembers(cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<MemberPage> {
+        let url_ = this.baseUrl + "/api/v1/members?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListMembers(_response);
+        });
+    }
+
+    protected processListMembers(response: Response): Promise<MemberPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as MemberPage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<MemberPage>(null as any);
+    }
+
+    /**
+     * Invite someone to my organisation
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The invitation is on its way.
+     */
+    inviteMember(idempotency_Key: string, body: InviteMemberRequest, signal?: AbortSignal): Promise<Invitation> {
+        let url_ = this.baseUrl + "/api/v1/invitations";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processInviteMember(_response);
+        });
+    }
+
+    protected processInviteMember(response: Response): Promise<Invitation> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Invitation;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Invitation>(null as any);
+    }
+
+    /**
+     * Accept an invitation and create my account
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The member exists.
+     */
+    acceptInvitation(idempotency_Key: string, body: AcceptInvitationRequest, signal?: AbortSignal): Promise<Member> {
+        let url_ = this.baseUrl + "/api/v1/invitations/accept";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processAcceptInvitation(_response);
+        });
+    }
+
+    protected processAcceptInvitation(response: Response): Promise<Member> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Member;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 410) {
+            return response.text().then((_responseText) => {
+            let result410: any = null;
+            result410 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("What the request refers to existed but can no longer be used (spent or expired).", status, _responseText, _headers, result410);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Member>(null as any);
+    }
+
+    /**
+     * Change a member's role
+     * @param member_id The membership (`id` of a member).
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The member with the new role.
+     */
+    changeMemberRole(member_id: string, body: ChangeMemberRoleRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Member> {
+        let url_ = this.baseUrl + "/api/v1/members/{member_id}/change-role";
+        if (member_id === undefined || member_id === null)
+            throw new globalThis.Error("The parameter 'member_id' must be defined.");
+        url_ = url_.replace("{member_id}", encodeURIComponent("" + member_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processChangeMemberRole(_response);
+        });
+    }
+
+    protected processChangeMemberRole(response: Response): Promise<Member> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Member;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Member>(null as any);
+    }
+
+    /**
+     * Remove a member from my organisation
+     * @param member_id The membership (`id` of a member).
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Removed.
+     */
+    removeMember(member_id: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<void> {
+        let url_ = this.baseUrl + "/api/v1/members/{member_id}/remove";
+        if (member_id === undefined || member_id === null)
+            throw new globalThis.Error("The parameter 'member_id' must be defined.");
+        url_ = url_.replace("{member_id}", encodeURIComponent("" + member_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRemoveMember(_response);
+        });
+    }
+
+    protected processRemoveMember(response: Response): Promise<void> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 204) {
+            return response.text().then((_responseText) => {
+            return;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<void>(null as any);
+    }
+
+    /**
+     * Read my organisation's security log
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of security events.
+     */
+    listSecurityEvents(cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<SecurityEventPage> {
+        let url_ = this.baseUrl + "/api/v1/security-events?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListSecurityEvents(_response);
+        });
+    }
+
+    protected processListSecurityEvents(response: Response): Promise<SecurityEventPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as SecurityEventPage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<SecurityEventPage>(null as any);
+    }
+}
+
 /** RFC 9457 problem details with Canopy's members. */
 export interface Problem {
     /** Absolute URI of the page documenting this kind of problem (listed in docs/problems.md). */
@@ -233,6 +1418,201 @@ export interface PageInfo {
     [key: string]: any;
 }
 
+/** A member's role; each includes the rights of those after it (owner ⊃ admin ⊃ operator ⊃ viewer). */
+export type Role = "owner" | "admin" | "operator" | "viewer";
+
+export interface SignUpRequest {
+    /** The organisation (tenant) to create. */
+    organization_name: string;
+    email: string;
+    password: string;
+    display_name: string;
+}
+
+export interface SignUpResult {
+    /** The new organisation. */
+    tenant_id: string;
+    /** The organisation's name. */
+    organization_name: string;
+    /** The new owner's user id. */
+    user_id: string;
+    /** The owner's membership. */
+    member_id: string;
+    role: Role;
+
+    [key: string]: any;
+}
+
+export interface IssueTokensRequest {
+    email: string;
+    /** The account's password. */
+    password: string;
+    device_fingerprint?: string;
+}
+
+export interface RefreshTokensRequest {
+    refresh_token: string;
+    device_fingerprint?: string;
+}
+
+export interface RevokeTokensRequest {
+    refresh_token: string;
+}
+
+export interface TokenResponse {
+    /** ES256 JWT (`typ` at+jwt) to send as `Authorization: Bearer …`. */
+    access_token: string;
+    /** Always Bearer. */
+    token_type: TokenResponseToken_type;
+    /** Seconds until the access token expires. */
+    expires_in: number;
+    refresh_token: string;
+
+    [key: string]: any;
+}
+
+export interface JsonWebKeySet {
+    /** The public keys, by `kid`. */
+    keys: JsonWebKey[];
+
+    [key: string]: any;
+}
+
+export interface JsonWebKey {
+    /** Key type. */
+    kty: JsonWebKeyKty;
+    /** Curve. */
+    crv: JsonWebKeyCrv;
+    /** Key id, as in the token header. */
+    kid: string;
+    /** Signature verification. */
+    use: JsonWebKeyUse;
+    /** The only algorithm accepted. */
+    alg: JsonWebKeyAlg;
+    /** X coordinate, base64url. */
+    x: string;
+    /** Y coordinate, base64url. */
+    y: string;
+
+    [key: string]: any;
+}
+
+export interface Me {
+    /** The user. */
+    user_id: string;
+    /** The user's membership in the organisation. */
+    member_id: string;
+    /** The organisation. */
+    tenant_id: string;
+    /** The organisation's name. */
+    organization_name: string;
+    /** The user's e-mail address. */
+    email: string;
+    /** The user's name. */
+    display_name: string;
+    role: Role;
+
+    [key: string]: any;
+}
+
+export interface Session {
+    /** When the refresh token was issued. */
+    created_at: string;
+    /** When it stops working. */
+    expires_at: string;
+    /** Whether it was used, revoked or replaced. */
+    revoked: boolean;
+
+    [key: string]: any;
+}
+
+export interface MyData {
+    /** When this export was made. */
+    exported_at: string;
+    user: Me;
+    /** When the account was created. */
+    created_at: string;
+    /** The refresh tokens issued to the user. */
+    sessions: Session[];
+    /** Security events about the user or caused by them. */
+    security_events: SecurityEvent[];
+
+    [key: string]: any;
+}
+
+export interface Member {
+    /** The membership. */
+    id: string;
+    /** The member's user. */
+    user_id: string;
+    role: Role;
+    /** The member's name. */
+    display_name: string;
+    /** When the member joined. */
+    joined_at: string;
+
+    [key: string]: any;
+}
+
+export interface MemberPage extends PageInfo {
+    /** The members of this page. */
+    data: Member[];
+
+    [key: string]: any;
+}
+
+export interface InviteMemberRequest {
+    email: string;
+    role: Role;
+}
+
+export interface Invitation {
+    /** The invitation. */
+    id: string;
+    /** Who is invited. */
+    email: string;
+    role: Role;
+    /** When the invitation stops working. */
+    expires_at: string;
+
+    [key: string]: any;
+}
+
+export interface AcceptInvitationRequest {
+    /** The token from the invitation link. */
+    token: string;
+    password: string;
+    display_name: string;
+}
+
+export interface ChangeMemberRoleRequest {
+    role: Role;
+}
+
+/** What happened. */
+export type SecurityEventKind = "signed_up" | "login_succeeded" | "login_failed" | "locked_out" | "refresh_reused" | "logged_out" | "invitation_created" | "invitation_accepted" | "role_changed" | "member_removed" | "erased";
+
+export interface SecurityEvent {
+    /** The entry. */
+    id: string;
+    kind: SecurityEventKind;
+    /** When it happened. */
+    occurred_at: string;
+    /** The user who acted (pseudonymous id), if any. */
+    actor_id?: string | null;
+    /** The user acted upon (pseudonymous id), if any. */
+    subject_id?: string | null;
+
+    [key: string]: any;
+}
+
+export interface SecurityEventPage extends PageInfo {
+    /** The events of this page. */
+    data: SecurityEvent[];
+
+    [key: string]: any;
+}
+
 /** Health status (draft-inadarei-api-health-check). */
 export type HealthStatus = "pass" | "warn" | "fail";
 
@@ -267,6 +1647,16 @@ export interface HealthCheckResult {
 }
 
 export type ProblemFieldErrorIn = "path" | "query" | "header";
+
+export type TokenResponseToken_type = "Bearer";
+
+export type JsonWebKeyKty = "EC";
+
+export type JsonWebKeyCrv = "P-256";
+
+export type JsonWebKeyUse = "sig";
+
+export type JsonWebKeyAlg = "ES256";
 
 export class CanopyApiException extends Error {
     override message: string;

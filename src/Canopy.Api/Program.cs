@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Canopy.Api;
+using Canopy.Identity;
 using Canopy.Platform.Data;
 using Canopy.Platform.Health;
 using Canopy.Platform.Http;
@@ -10,6 +11,7 @@ using Canopy.Platform.Observability;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Problems;
 using Canopy.Platform.Redis;
+using Canopy.Platform.Security;
 using Canopy.Platform.Spec;
 using Canopy.Platform.Tenancy;
 using Canopy.Platform.Validation;
@@ -29,7 +31,13 @@ try
     builder.Services.AddCanopyLogging(builder.Logging);
     builder.Services.AddSingleton(TimeProvider.System);
     var spec = ApiDocuments.ReadSpec();
-    builder.Services.AddSingleton(OperationCatalog.Parse(spec));
+    var catalog = OperationCatalog.Parse(spec);
+    if (OperationAccessFilter.UnknownValues(catalog) is { Count: > 0 } unknownRoles)
+    {
+        throw new InvalidOperationException($"The spec names roles the service does not know: {string.Join("; ", unknownRoles)}.");
+    }
+
+    builder.Services.AddSingleton(catalog);
 
     builder.Services.AddCanopyTelemetry(configuration, "canopy-api");
     builder.Services.AddCanopyProblems();
@@ -38,7 +46,8 @@ try
     builder.Services.AddCanopyRedis(configuration);
     builder.Services.AddCanopyHealth(configuration);
     builder.Services.AddCanopyMetrics(configuration);
-    builder.Services.AddCanopyMigrations(configuration);
+    builder.Services.AddCanopyMigrations(configuration, IdentityModule.Migrations);
+    builder.Services.AddIdentityModule(configuration);
 
     // --role all (default): API and workers in one process; --role api: no workers;
     // --role worker: workers, with only the platform endpoints (health, metrics) served.
@@ -62,6 +71,7 @@ try
     builder.Services
         .AddControllers(mvc =>
         {
+            mvc.Filters.Add<OperationAccessFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();
             mvc.ModelMetadataDetailsProviders.Add(new SystemTextJsonValidationMetadataProvider());

@@ -10,7 +10,7 @@ internal static class StartupFailure
     /// <summary>A failure that means "do not run like this", as opposed to a bug.</summary>
     public static bool IsFatal(Exception exception) =>
         exception is OptionsValidationException or Canopy.Platform.Postgres.DatabaseTimeZoneException or Canopy.Platform.Migrations.MigrationChecksumException
-        || exception is InvalidOperationException { Source: "Canopy.Platform" };
+        || exception is InvalidOperationException { Source: "Canopy.Platform" or "Canopy.Api" };
 
     /// <summary>The reason a start failed, in one line naming the setting (never its value).</summary>
     public static string Describe(Exception exception) => exception switch

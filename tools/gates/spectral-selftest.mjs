@@ -57,6 +57,7 @@ function withSampleApi(spec) {
       tags: ['Samples'],
       security: [{ bearer: [] }],
       'x-rate-limit-tier': 'standard',
+      'x-roles': 'viewer',
       parameters: [{ $ref: '#/components/parameters/Cursor' }, { $ref: '#/components/parameters/Limit' }],
       responses: {
         '200': {
@@ -78,6 +79,7 @@ function withSampleApi(spec) {
       security: [{ bearer: [] }],
       'x-rate-limit-tier': 'standard',
       'x-idempotency': 'required',
+      'x-roles': 'admin',
       parameters: [{ $ref: '#/components/parameters/IdempotencyKey' }],
       requestBody: {
         required: true,
@@ -122,6 +124,10 @@ const cases = [
   ['canopy-security-declared', (s) => delete list(s).security],
   ['canopy-rate-limit-tier', (s) => delete list(s)['x-rate-limit-tier']],
   ['canopy-rate-limit-tier', (s) => { list(s)['x-rate-limit-tier'] = 'premium'; }],
+  ['canopy-roles-declared', (s) => delete list(s)['x-roles']],
+  ['canopy-roles-declared', (s) => { list(s)['x-roles'] = 'superuser'; }],
+  ['canopy-roles-match-security', (s) => { list(s)['x-roles'] = 'public'; }],
+  ['canopy-roles-match-security', (s) => { list(s).security = []; }],
   ['canopy-idempotency-declared', (s) => delete create(s)['x-idempotency']],
   ['canopy-idempotency-declared', (s) => { create(s)['x-idempotency'] = 'sometimes'; }],
   ['canopy-idempotency-header', (s) => { create(s).parameters = []; }],

@@ -33,8 +33,17 @@ internal sealed partial class ProblemExceptionHandler(
                 ProblemFactory.Create(httpContext, ProblemTypes.ForStatus(bad.StatusCode), "The request could not be read."),
             DbUpdateConcurrencyException =>
                 ProblemFactory.Create(httpContext, ProblemTypes.PreconditionFailed, "The resource was changed by another request while this one was applied."),
+            // Nothing was applied: a change that needs Redis (a revocation note) is refused before its commit.
+            StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException =>
+                Unavailable(httpContext, "Redis, which this operation needs, is not answering."),
             _ => null,
         };
+
+        if (problem?.Status == StatusCodes.Status401Unauthorized && !httpContext.Response.Headers.ContainsKey("WWW-Authenticate"))
+        {
+            // RFC 9110 §15.5.2: a 401 names the scheme that would be accepted.
+            httpContext.Response.Headers.WWWAuthenticate = "Bearer";
+        }
 
         if (problem is null)
         {
@@ -60,6 +69,12 @@ internal sealed partial class ProblemExceptionHandler(
             HttpContext = httpContext,
             ProblemDetails = problem,
         }).ConfigureAwait(false);
+    }
+
+    private static Microsoft.AspNetCore.Mvc.ProblemDetails Unavailable(HttpContext context, string detail)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return ProblemFactory.Create(context, ProblemTypes.ServiceUnavailable, detail);
     }
 
     private static Microsoft.AspNetCore.Mvc.ProblemDetails Problem(HttpContext context, ProblemException exception)

@@ -57,6 +57,11 @@ public static class ProblemTypes
         "The request cannot be applied to the resource in its current state.",
         "Read the resource again, then decide whether the change still makes sense.");
 
+    public static readonly ProblemType Gone = new(
+        "gone", 410, "This is no longer available",
+        "What the request refers to was used up or has expired.",
+        "Ask for a new one (for an invitation: ask an admin of the organisation to invite you again).");
+
     public static readonly ProblemType PreconditionFailed = new(
         "precondition-failed", 412, "The resource has changed since you read it",
         "Someone else changed the resource after you read it.",
@@ -106,7 +111,7 @@ public static class ProblemTypes
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         MalformedRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
-        PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, PreconditionRequired,
+        Gone, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, PreconditionRequired,
         QuotaExceeded, InternalError, ServiceUnavailable, RequestTimeout,
     ];
 

@@ -1,0 +1,64 @@
+using Canopy.Platform.Problems;
+using Canopy.Platform.Spec;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Filters;
+
+namespace Canopy.Platform.Security;
+
+/// <summary>
+/// Who may call an operation, from its <c>x-roles</c> in the spec and nowhere else: <c>public</c>,
+/// <c>any</c> signed-in member, or the least role needed (viewer &lt; operator &lt; admin &lt; owner).
+/// Runs before model binding, so 401 and 403 come before any validation problem.
+/// </summary>
+public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuthorizationFilter
+{
+    public const string Extension = "x-roles";
+    public const string RoleClaim = "role";
+
+    /// <summary>The roles from least to most; each includes those before it.</summary>
+    public static IReadOnlyList<string> Roles { get; } = ["viewer", "operator", "admin", "owner"];
+
+    public async Task OnAuthorizationAsync(AuthorizationFilterContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
+        var required = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        if (required is null or "public")
+        {
+            return; // platform operations (no x-roles) guard themselves; public ones need nothing
+        }
+
+        var http = context.HttpContext;
+        var result = await http.AuthenticateAsync().ConfigureAwait(false);
+        if (!result.Succeeded || result.Principal is null)
+        {
+            context.Result = new ChallengeResult();
+            return;
+        }
+
+        http.User = result.Principal;
+        if (required == "any")
+        {
+            return;
+        }
+
+        var held = Rank(result.Principal.FindFirst(RoleClaim)?.Value);
+        if (held < 0 || held < Rank(required))
+        {
+            context.Result = ProblemFactory.Result(http, ProblemTypes.Forbidden, $"This operation needs the {required} role or a higher one.");
+        }
+    }
+
+    public static int Rank(string? role) => role is null ? -1 : Roles.ToList().IndexOf(role);
+
+    /// <summary>Whether the catalogue's x-roles values are all known (checked at start-up).</summary>
+    public static IReadOnlyList<string> UnknownValues(OperationCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return catalog.Operations
+            .Where(o => o.Extensions.TryGetValue(Extension, out var v) && v is not ("public" or "any") && Rank(v) < 0)
+            .Select(o => $"{o.OperationId}: x-roles '{o.Extensions[Extension]}'")
+            .ToList();
+    }
+}

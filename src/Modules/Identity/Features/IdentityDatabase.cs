@@ -1,0 +1,85 @@
+using Canopy.Platform.Postgres;
+using Canopy.Platform.Tenancy;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Canopy.Identity.Features;
+
+/// <summary>Transactions of the Identity module, always bound to one tenant for row-level security.</summary>
+internal sealed class IdentityDatabase(PostgresDataSources dataSources)
+{
+    public const string UniqueViolation = "23505";
+
+    /// <summary>
+    /// Which tenant a secret-derived key belongs to (an e-mail's blind index, a refresh or
+    /// invitation token's hash), before any tenant is known. Null when it matches nothing.
+    /// </summary>
+    public async Task<Guid?> TenantOfAsync(string kind, byte[] key, CancellationToken cancellationToken)
+    {
+        await using var command = dataSources.Primary.CreateCommand("SELECT identity.tenant_of($1, $2)");
+        command.Parameters.Add(new NpgsqlParameter { Value = kind });
+        command.Parameters.Add(new NpgsqlParameter { Value = key, NpgsqlDbType = NpgsqlDbType.Bytea });
+        var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return result is Guid tenant ? tenant : null;
+    }
+
+    public async Task<Transaction> BeginAsync(Guid tenantId, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
+        return new Transaction(connection, transaction);
+    }
+
+    /// <summary>Serialises membership changes of one organisation (the last-owner rule depends on all of them).</summary>
+    public static async Task LockTenantAsync(Transaction tx, Guid tenantId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        await using var command = tx.Command("SELECT 1 FROM identity.tenants WHERE id = $1 FOR UPDATE", tenantId);
+        await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public static async Task<int> OwnerCountAsync(Transaction tx, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        await using var command = tx.Command("SELECT count(*) FROM identity.memberships WHERE role = 'owner' AND NOT is_deleted");
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public static bool IsUniqueViolation(PostgresException ex, string constraint) =>
+        ex.SqlState == UniqueViolation && ex.ConstraintName == constraint;
+
+    /// <summary>A tenant-bound connection and transaction, disposed together.</summary>
+    public sealed class Transaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public NpgsqlConnection Connection { get; } = connection;
+
+        public NpgsqlTransaction Inner { get; } = transaction;
+
+        public NpgsqlCommand Command(string sql, params object?[] parameters)
+        {
+            var command = new NpgsqlCommand(sql, Connection, Inner);
+            foreach (var parameter in parameters)
+            {
+                command.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter ?? DBNull.Value });
+            }
+
+            return command;
+        }
+
+        public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params object?[] parameters)
+        {
+            await using var command = Command(sql, parameters);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public Task CommitAsync(CancellationToken cancellationToken) => Inner.CommitAsync(cancellationToken);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Inner.DisposeAsync().ConfigureAwait(false);
+            await Connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A nullable value with its type, for a positional parameter.</summary>
+    public static NpgsqlParameter Nullable(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
+}
