@@ -32,6 +32,11 @@ public static class ProblemTypes
         "No valid access token was sent with the request.",
         "Sign in or refresh the access token, then send the request again.");
 
+    public static readonly ProblemType InvalidCredentials = new(
+        "invalid-credentials", 401, "We could not sign you in",
+        "The e-mail address and password do not match an account that can sign in right now.",
+        "Check the e-mail address and the password. After 5 failed attempts the account is locked for 15 minutes.");
+
     public static readonly ProblemType Forbidden = new(
         "forbidden", 403, "You are not allowed to do this",
         "Your credentials do not allow this operation.",
@@ -110,7 +115,7 @@ public static class ProblemTypes
     /// <summary>Every platform problem type.</summary>
     public static IReadOnlyList<ProblemType> All { get; } =
     [
-        MalformedRequest, Unauthenticated, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
+        MalformedRequest, Unauthenticated, InvalidCredentials, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
         Gone, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, PreconditionRequired,
         QuotaExceeded, InternalError, ServiceUnavailable, RequestTimeout,
     ];

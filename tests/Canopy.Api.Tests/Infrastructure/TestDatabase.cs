@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Canopy.Api.Tests.Infrastructure;
 
-/// <summary>Brings the test database to the latest migrations (platform + the kernel test table) once per run.</summary>
+/// <summary>Brings the test database to the latest migrations (platform, the modules, and the kernel test table) once per run.</summary>
 internal static class TestDatabase
 {
     public static readonly MigrationSource KernelTests = MigrationSource.FromAssembly("kernel_tests", typeof(TestDatabase).Assembly);
@@ -12,7 +12,7 @@ internal static class TestDatabase
         new MigrationRunner(
                 TestServers.PostgresOwnerConnectionString,
                 TestServers.AppRole,
-                [MigrationServiceCollectionExtensions.PlatformMigrations, KernelTests],
+                [MigrationServiceCollectionExtensions.PlatformMigrations, Canopy.Identity.IdentityModule.Migrations, KernelTests],
                 NullLogger<MigrationRunner>.Instance)
             .ApplyAsync(CancellationToken.None));
 

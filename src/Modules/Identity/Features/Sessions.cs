@@ -238,7 +238,7 @@ internal sealed class Sessions(
         Refresh_token = refresh,
     };
 
-    private static ProblemException SignInRefused() => new(ProblemTypes.Unauthenticated, SignInFailed);
+    private static ProblemException SignInRefused() => new(ProblemTypes.InvalidCredentials, SignInFailed);
 
     private static ProblemException RefreshRefused() =>
         new(ProblemTypes.Unauthenticated, "This refresh token is not valid: it is unknown, expired, revoked or already used. Sign in again.");

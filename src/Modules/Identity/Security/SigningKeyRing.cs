@@ -45,8 +45,11 @@ internal sealed class SigningKeyRing : IDisposable
                 [$"Identity__ActiveSigningKey '{settings.ActiveSigningKey}' is not among Identity__SigningKeys__*."]);
         }
 
-        Signing = new SigningCredentials(new ECDsaSecurityKey(active) { KeyId = settings.ActiveSigningKey }, SecurityAlgorithms.EcdsaSha256);
-        Verification = _keys.Select(k => (SecurityKey)new ECDsaSecurityKey(ECDsa.Create(k.Value.ExportParameters(false))) { KeyId = k.Key }).ToList();
+        // The library caches signature providers by key thumbprint, process-wide by default; a
+        // cache of this ring's own never hands out a provider whose key another ring disposed.
+        var providers = new CryptoProviderFactory();
+        Signing = new SigningCredentials(new ECDsaSecurityKey(active) { KeyId = settings.ActiveSigningKey, CryptoProviderFactory = providers }, SecurityAlgorithms.EcdsaSha256);
+        Verification = _keys.Select(k => (SecurityKey)new ECDsaSecurityKey(ECDsa.Create(k.Value.ExportParameters(false))) { KeyId = k.Key, CryptoProviderFactory = providers }).ToList();
     }
 
     public SigningCredentials Signing { get; }
