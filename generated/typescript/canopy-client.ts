@@ -896,12 +896,6 @@ export class IdentityClient implements IIdentityClient {
             result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
             });
-        } else if (status === 403) {
-            return response.text().then((_responseText) => {
-            let result403: any = null;
-            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
-            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
-            });
         } else if (status === 429) {
             return response.text().then((_responseText) => {
             let result429: any = null;

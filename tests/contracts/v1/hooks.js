@@ -7,6 +7,7 @@ const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { promisify } = require('node:util');
 const { install } = require('../lib/contract-hooks');
+const identity = require('./identity');
 
 const run = promisify(execFile);
 const env = process.env;
@@ -52,6 +53,6 @@ const plan = {
 
 install(hooks, {
   specPath: path.join(repo, '.openapi', 'api.yaml'),
-  plan,
+  plan: { ...plan, ...identity.plan },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });
