@@ -11,6 +11,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.JsonWebTokens;
 
+// Problem answers for invalid input, binding-source inference: as for every Canopy controller.
+[assembly: ApiController]
+
 namespace Canopy.Identity;
 
 public static partial class IdentityModule

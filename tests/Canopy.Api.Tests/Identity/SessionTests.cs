@@ -129,6 +129,18 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
     }
 
     [Fact]
+    public async Task Given_malformed_json_or_a_missing_member_Then_400_and_422_problems_not_a_crash()
+    {
+        using var malformed = await _api.Client.PostAsync(
+            new Uri("/api/v1/auth/tokens", UriKind.Relative), new StringContent("{\"email\": ", System.Text.Encoding.UTF8, "application/json"));
+        using var missing = await _api.PostAsync("/api/v1/auth/tokens", new { email = IdentityApi.NewEmail() });
+
+        await ProblemAssert.IsProblemAsync(malformed, HttpStatusCode.BadRequest, "malformed-request");
+        var problem = await ProblemAssert.IsProblemAsync(missing, HttpStatusCode.UnprocessableEntity, "validation-failed");
+        Assert.Contains(ProblemAssert.Errors(problem), e => e.Pointer == "#/password");
+    }
+
+    [Fact]
     public async Task Given_a_refresh_token_that_was_never_issued_Then_401()
     {
         using var response = await _api.RefreshAsync("rt_" + Guid.NewGuid().ToString("N"));

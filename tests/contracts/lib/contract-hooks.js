@@ -14,9 +14,13 @@ function install(hooks, { specPath, plan, summaryPath }) {
   const spec = yaml.load(fs.readFileSync(specPath, 'utf8'));
   const seen = [];
 
+  // Names read "path > summary > status > media type", without the media type when the
+  // response has no body (204).
   const keyOf = (t) => {
     const parts = t.name.split(' > ');
-    return { key: `${t.request.method} ${parts[0]} ${parts[parts.length - 2]}`, path: parts[0], status: parts[parts.length - 2], mediaType: parts[parts.length - 1] };
+    const hasBody = !/^\d{3}$/.test(parts[parts.length - 1]);
+    const status = hasBody ? parts[parts.length - 2] : parts[parts.length - 1];
+    return { key: `${t.request.method} ${parts[0]} ${status}`, path: parts[0], status, mediaType: hasBody ? parts[parts.length - 1] : null };
   };
 
   hooks.beforeEach((transaction, done) => {
@@ -51,7 +55,7 @@ function install(hooks, { specPath, plan, summaryPath }) {
     const operation = ((spec.paths[specPath_] || {})[transaction.request.method.toLowerCase()]) || {};
     const response = resolve(spec, (operation.responses || {})[status]);
     const media = response && response.content && response.content[mediaType];
-    if (/json$/.test(mediaType)) {
+    if (mediaType && /json$/.test(mediaType)) {
       if (media && media.schema) {
         transaction.expected.bodySchema = toDraft07(media.schema, spec);
       } else {

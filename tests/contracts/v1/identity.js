@@ -85,7 +85,7 @@ const bearer = (t, token) => { t.request.headers.Authorization = `Bearer ${token
 const fresh = (t) => { t.request.headers['Idempotency-Key'] = crypto.randomUUID(); };
 const path = (t, value) => { t.fullPath = value; t.request.uri = value; };
 const member = (t, id) => path(t, t.fullPath.replace(exampleMember, id));
-const malformed = (t) => { t.request.body = '{"email": '; };
+const malformed = (t) => { t.request.body = '{ not json'; };
 const plainText = (t) => { t.request.headers['Content-Type'] = 'text/plain'; };
 
 const asOwner = async (t) => bearer(t, (await setup(t)).owner.access);
@@ -146,7 +146,7 @@ const plan = {
   'POST /api/v1/me/erase 429': { skip: noLimiter },
   'POST /api/v1/me/erase 500': { skip: noFault },
 
-  'GET /api/v1/members 200': { provoke: asOwner },
+  'GET /api/v1/members 200': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/members'); } },
   'GET /api/v1/members 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/members?limit=0'); } },
   'GET /api/v1/members 401': { provoke: () => {} },
   'GET /api/v1/members 429': { skip: noLimiter },
@@ -190,7 +190,7 @@ const plan = {
   'POST /api/v1/members/{member_id}/change-role 404': { provoke: async (t) => { await asOwner(t); member(t, crypto.randomUUID()); } },
   'POST /api/v1/members/{member_id}/change-role 409': { provoke: async (t) => { const owner = await newOwner(t); bearer(t, owner.access); member(t, owner.memberId); json(t, { role: 'admin' }); } },
   'POST /api/v1/members/{member_id}/change-role 415': { provoke: async (t) => { await asOwner(t); member(t, (await setup(t)).viewer.memberId); plainText(t); } },
-  'POST /api/v1/members/{member_id}/change-role 422': { provoke: async (t) => { await asOwner(t); member(t, (await setup(t)).viewer.memberId); json(t, { role: 'superuser' }); } },
+  'POST /api/v1/members/{member_id}/change-role 422': { provoke: async (t) => { await asOwner(t); member(t, (await setup(t)).viewer.memberId); json(t, {}); } },
   'POST /api/v1/members/{member_id}/change-role 429': { skip: noLimiter },
   'POST /api/v1/members/{member_id}/change-role 500': { skip: noFault },
 
@@ -205,10 +205,10 @@ const plan = {
   'POST /api/v1/members/{member_id}/remove 429': { skip: noLimiter },
   'POST /api/v1/members/{member_id}/remove 500': { skip: noFault },
 
-  'GET /api/v1/security-events 200': { provoke: asOwner },
+  'GET /api/v1/security-events 200': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/security-events?limit=5'); } },
   'GET /api/v1/security-events 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/security-events?cursor=forged.cursor'); } },
   'GET /api/v1/security-events 401': { provoke: () => {} },
-  'GET /api/v1/security-events 403': { provoke: asViewer },
+  'GET /api/v1/security-events 403': { provoke: async (t) => { await asViewer(t); path(t, '/api/v1/security-events'); } },
   'GET /api/v1/security-events 429': { skip: noLimiter },
   'GET /api/v1/security-events 500': { skip: noFault },
 };
