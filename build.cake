@@ -202,7 +202,11 @@ Task("Build")
 Task("UnitTests")
     .Description("Unit tests of pure logic (no infrastructure).")
     .IsDependentOn("Build")
-    .Does(() => DotNetTests("tests/Canopy.Platform.Tests/Canopy.Platform.Tests.csproj", "unit-tests"));
+    .Does(() =>
+{
+    DotNetTests("tests/Canopy.Platform.Tests/Canopy.Platform.Tests.csproj", "unit-tests");
+    DotNetTests("tests/Canopy.Identity.Tests/Canopy.Identity.Tests.csproj", "identity-unit-tests");
+});
 
 Task("IntegrationTests")
     .Description("Integration tests against the real PostgreSQL and Redis, route parity included.")

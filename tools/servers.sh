@@ -43,6 +43,8 @@ install_missing() {
   # promtool (Debian's prometheus package) checks /metrics and the alert rules; the Prometheus
   # server it also installs is never started.
   command -v promtool >/dev/null 2>&1 || wanted+=(prometheus)
+  # Argon2id password hashing (crypto_pwhash_str) is libsodium's; the service loads it at run time.
+  ldconfig -p 2>/dev/null | grep -q 'libsodium\.so\.23 ' || wanted+=(libsodium23)
   if ((${#wanted[@]})); then apt_install "${wanted[@]}"; fi
 }
 
