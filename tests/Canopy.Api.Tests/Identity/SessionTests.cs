@@ -147,4 +147,40 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, "unauthenticated");
     }
+
+    [Fact]
+    public async Task Given_refresh_tokens_bound_to_devices_Then_only_the_issuing_devices_fingerprint_refreshes()
+    {
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["Identity:BindRefreshTokensToDevice"] = "true" });
+        var api = new IdentityApi(factory.CreateClient());
+        var account = await api.NewAccountAsync();
+        using var signIn = await api.SignInAsync(account.Email, fingerprint: "tablet-7f3a");
+        var tokens = await IdentityApi.ReadTokens(signIn);
+
+        using var elsewhere = await api.PostAsync("/api/v1/auth/tokens/refresh", new { refresh_token = tokens.Refresh, device_fingerprint = "laptop-0c21" });
+        using var same = await api.PostAsync("/api/v1/auth/tokens/refresh", new { refresh_token = tokens.Refresh, device_fingerprint = "tablet-7f3a" });
+
+        await ProblemAssert.IsProblemAsync(elsewhere, HttpStatusCode.Unauthorized, "unauthenticated");
+        Assert.Equal(HttpStatusCode.OK, same.StatusCode);
+    }
+
+    [Fact]
+    public async Task Given_sign_up_and_sign_in_Then_no_log_line_holds_the_email_or_the_password()
+    {
+        var logs = new CapturedLogs();
+        await using var factory = new CanopyApiFactory(configureServices: logs.InstallInto);
+        var api = new IdentityApi(factory.CreateClient());
+        var email = IdentityApi.NewEmail("private");
+
+        await api.NewAccountAsync(email);
+        using (await api.SignInAsync(email, "a-wrong-password-for-the-log"))
+        {
+        }
+
+        await api.TokensAsync(email);
+        await logs.WaitForAsync(l => l.TryGetProperty("http_route", out var r) && r.GetString() == "/api/v1/auth/tokens", "for the sign-in");
+        Assert.DoesNotContain(email.Split('@')[0], logs.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(IdentityApi.Password, logs.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("a-wrong-password-for-the-log", logs.Text, StringComparison.Ordinal);
+    }
 }
