@@ -241,6 +241,65 @@ namespace Canopy.Contracts
 
     }
 
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public abstract class JobsControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
+    {
+        /// <summary>
+        /// Read a background job's status and progress
+        /// </summary>
+        /// <remarks>
+        /// A job of the caller's organisation (an export, a webhook delivery…). Jobs of other organisations and the platform's own are not found.
+        /// </remarks>
+        /// <param name="job_id">The job.</param>
+        /// <returns>The job.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/jobs/{job_id}", Name = "getJob")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Job>> GetJob([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid job_id, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List dead letters
+        /// </summary>
+        /// <remarks>
+        /// Jobs and event deliveries that exhausted their attempts, newest first. Admins see their
+        /// <br/>organisation's; platform operators (named in configuration, never by an organisation)
+        /// <br/>also see the platform's own.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="status">Only letters in this state.</param>
+        /// <returns>A page of dead letters.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/dead-letters", Name = "listDeadLetters")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeadLetterPage>> ListDeadLetters([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromQuery] DeadLetterStatus? status = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Replay a dead letter
+        /// </summary>
+        /// <remarks>
+        /// Puts the job (same id, payload and idempotency key) or the event delivery back in line.
+        /// <br/>At most 50 replays a minute across the platform, manual and automatic together (429 with
+        /// <br/>Retry-After beyond). A quarantined or already replayed letter is not replayed (409).
+        /// </remarks>
+        /// <param name="dead_letter_id">The dead letter.</param>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>Replayed; the letter now says REPLAYED.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/dead-letters/{dead_letter_id}/replay", Name = "replayDeadLetter")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeadLetter>> ReplayDeadLetter([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid dead_letter_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Quarantine a dead letter
+        /// </summary>
+        /// <remarks>
+        /// Marks a letter as not to be replayed (a payload that can never succeed). Only an OPEN or HELD letter can be quarantined (409 otherwise).
+        /// </remarks>
+        /// <param name="dead_letter_id">The dead letter.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>Quarantined.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/dead-letters/{dead_letter_id}/quarantine", Name = "quarantineDeadLetter")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeadLetter>> QuarantineDeadLetter([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid dead_letter_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
     /// <summary>
     /// RFC 9457 problem details with Canopy's members.
     /// </summary>
@@ -1095,6 +1154,290 @@ namespace Canopy.Contracts
     }
 
     /// <summary>
+    /// Where a job is in its life.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum JobStatus
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"QUEUED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"QUEUED")]
+        QUEUED = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"RUNNING")]
+        [System.Runtime.Serialization.EnumMember(Value = @"RUNNING")]
+        RUNNING = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"SUCCEEDED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"SUCCEEDED")]
+        SUCCEEDED = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"FAILED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"FAILED")]
+        FAILED = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"CANCELLED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"CANCELLED")]
+        CANCELLED = 4,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"DEAD")]
+        [System.Runtime.Serialization.EnumMember(Value = @"DEAD")]
+        DEAD = 5,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Job
+    {
+
+        /// <summary>
+        /// The job.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// The queue it runs on.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("queue")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Queue { get; set; }
+
+        /// <summary>
+        /// What it does.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("type")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Type { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<JobStatus>))]
+        public required JobStatus Status { get; set; }
+
+        /// <summary>
+        /// How far it got, 0 to 1.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("progress")]
+        [System.ComponentModel.DataAnnotations.Range(0D, 1D)]
+        public required double Progress { get; set; }
+
+        /// <summary>
+        /// Attempts made so far.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("attempts")]
+        [System.ComponentModel.DataAnnotations.Range(0, int.MaxValue)]
+        public required int Attempts { get; set; }
+
+        /// <summary>
+        /// Attempts before it becomes a dead letter.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max_attempts")]
+        [System.ComponentModel.DataAnnotations.Range(1, int.MaxValue)]
+        public required int Max_attempts { get; set; }
+
+        /// <summary>
+        /// Whether cancellation was asked for.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("cancel_requested")]
+        public required bool Cancel_requested { get; set; }
+
+        /// <summary>
+        /// Not before this time.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("run_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Run_at { get; set; }
+
+        /// <summary>
+        /// When it was enqueued.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// Last change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("updated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Updated_at { get; set; }
+
+        /// <summary>
+        /// When it ended, or null while it has not.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("finished_at")]
+        public required System.DateTimeOffset? Finished_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// OPEN (waiting, replayed automatically when transient), REPLAYED, QUARANTINED (never replayed), HELD (downstream outage, waits for an operator).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeadLetterStatus
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"OPEN")]
+        [System.Runtime.Serialization.EnumMember(Value = @"OPEN")]
+        OPEN = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"REPLAYED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"REPLAYED")]
+        REPLAYED = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"QUARANTINED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"QUARANTINED")]
+        QUARANTINED = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"HELD")]
+        [System.Runtime.Serialization.EnumMember(Value = @"HELD")]
+        HELD = 3,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeadLetter
+    {
+
+        /// <summary>
+        /// The dead letter.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// A job, or an event's delivery to one subscriber.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("source")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeadLetterSource>))]
+        public required DeadLetterSource Source { get; set; }
+
+        /// <summary>
+        /// The job, or the delivery.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("source_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Source_id { get; set; }
+
+        /// <summary>
+        /// The job's queue, or `events:&lt;subscriber&gt;`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("queue")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Queue { get; set; }
+
+        /// <summary>
+        /// The job or event type.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("type")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Type { get; set; }
+
+        /// <summary>
+        /// The module that owns the queue or subscriber and answers for it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("owner")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Owner { get; set; }
+
+        /// <summary>
+        /// Why it failed, which decides what happens next.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("triage")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeadLetterTriage>))]
+        public required DeadLetterTriage Triage { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeadLetterStatus>))]
+        public required DeadLetterStatus Status { get; set; }
+
+        /// <summary>
+        /// Replays so far.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("replays")]
+        [System.ComponentModel.DataAnnotations.Range(0, int.MaxValue)]
+        public required int Replays { get; set; }
+
+        /// <summary>
+        /// Attempts before it died.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("attempts")]
+        [System.ComponentModel.DataAnnotations.Range(0, int.MaxValue)]
+        public required int Attempts { get; set; }
+
+        /// <summary>
+        /// The last failure, without secrets.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last_error")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Last_error { get; set; }
+
+        /// <summary>
+        /// Whether it belongs to the platform rather than one organisation.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("platform_wide")]
+        public required bool Platform_wide { get; set; }
+
+        /// <summary>
+        /// When it is replayed automatically, if it will be.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("next_replay_at")]
+        public required System.DateTimeOffset? Next_replay_at { get; set; }
+
+        /// <summary>
+        /// When it died.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// Last change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("updated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Updated_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeadLetterPage : PageInfo
+    {
+
+        /// <summary>
+        /// The dead letters of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<DeadLetter> Data { get; set; }
+
+    }
+
+    /// <summary>
     /// Health status (draft-inadarei-api-health-check).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -1279,6 +1622,38 @@ namespace Canopy.Contracts
         [System.Text.Json.Serialization.JsonStringEnumMemberName(@"ES256")]
         [System.Runtime.Serialization.EnumMember(Value = @"ES256")]
         ES256 = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeadLetterSource
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"job")]
+        [System.Runtime.Serialization.EnumMember(Value = @"job")]
+        Job = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"event")]
+        [System.Runtime.Serialization.EnumMember(Value = @"event")]
+        Event = 1,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeadLetterTriage
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"transient")]
+        [System.Runtime.Serialization.EnumMember(Value = @"transient")]
+        Transient = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"poison")]
+        [System.Runtime.Serialization.EnumMember(Value = @"poison")]
+        Poison = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"downstream_outage")]
+        [System.Runtime.Serialization.EnumMember(Value = @"downstream_outage")]
+        Downstream_outage = 2,
 
     }
 

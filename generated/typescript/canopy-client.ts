@@ -1362,6 +1362,383 @@ export class IdentityClient implements IIdentityClient {
     }
 }
 
+export interface IJobsClient {
+
+    /**
+     * Read a background job's status and progress
+     * @param job_id The job.
+     * @return The job.
+     */
+    getJob(job_id: string, signal?: AbortSignal): Promise<Job>;
+
+    /**
+     * List dead letters
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only letters in this state.
+     * @return A page of dead letters.
+     */
+    listDeadLetters(cursor?: string | undefined, limit?: number | undefined, status?: DeadLetterStatus | undefined, signal?: AbortSignal): Promise<DeadLetterPage>;
+
+    /**
+     * Replay a dead letter
+     * @param dead_letter_id The dead letter.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return Replayed; the letter now says REPLAYED.
+     */
+    replayDeadLetter(dead_letter_id: string, idempotency_Key: string, signal?: AbortSignal): Promise<DeadLetter>;
+
+    /**
+     * Quarantine a dead letter
+     * @param dead_letter_id The dead letter.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Quarantined.
+     */
+    quarantineDeadLetter(dead_letter_id: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<DeadLetter>;
+}
+
+export class JobsClient implements IJobsClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "http://127.0.0.1:8080";
+    }
+
+    /**
+     * Read a background job's status and progress
+     * @param job_id The job.
+     * @return The job.
+     */
+    getJob(job_id: string, signal?: AbortSignal): Promise<Job> {
+        let url_ = this.baseUrl + "/api/v1/jobs/{job_id}";
+        if (job_id === undefined || job_id === null)
+            throw new globalThis.Error("The parameter 'job_id' must be defined.");
+        url_ = url_.replace("{job_id}", encodeURIComponent("" + job_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetJob(_response);
+        });
+    }
+
+    protected processGetJob(response: Response): Promise<Job> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Job;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Job>(null as any);
+    }
+
+    /**
+     * List dead letters
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only letters in this state.
+     * @return A page of dead letters.
+     */
+    listDeadLetters(cursor?: string | undefined, limit?: number | undefined, status?: DeadLetterStatus | undefined, signal?: AbortSignal): Promise<DeadLetterPage> {
+        let url_ = this.baseUrl + "/api/v1/dead-letters?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (status === null)
+            throw new globalThis.Error("The parameter 'status' cannot be null.");
+        else if (status !== undefined)
+            url_ += "status=" + encodeURIComponent("" + status) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListDeadLetters(_response);
+        });
+    }
+
+    protected processListDeadLetters(response: Response): Promise<DeadLetterPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeadLetterPage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeadLetterPage>(null as any);
+    }
+
+    /**
+     * Replay a dead letter
+     * @param dead_letter_id The dead letter.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return Replayed; the letter now says REPLAYED.
+     */
+    replayDeadLetter(dead_letter_id: string, idempotency_Key: string, signal?: AbortSignal): Promise<DeadLetter> {
+        let url_ = this.baseUrl + "/api/v1/dead-letters/{dead_letter_id}/replay";
+        if (dead_letter_id === undefined || dead_letter_id === null)
+            throw new globalThis.Error("The parameter 'dead_letter_id' must be defined.");
+        url_ = url_.replace("{dead_letter_id}", encodeURIComponent("" + dead_letter_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processReplayDeadLetter(_response);
+        });
+    }
+
+    protected processReplayDeadLetter(response: Response): Promise<DeadLetter> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeadLetter;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeadLetter>(null as any);
+    }
+
+    /**
+     * Quarantine a dead letter
+     * @param dead_letter_id The dead letter.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Quarantined.
+     */
+    quarantineDeadLetter(dead_letter_id: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<DeadLetter> {
+        let url_ = this.baseUrl + "/api/v1/dead-letters/{dead_letter_id}/quarantine";
+        if (dead_letter_id === undefined || dead_letter_id === null)
+            throw new globalThis.Error("The parameter 'dead_letter_id' must be defined.");
+        url_ = url_.replace("{dead_letter_id}", encodeURIComponent("" + dead_letter_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processQuarantineDeadLetter(_response);
+        });
+    }
+
+    protected processQuarantineDeadLetter(response: Response): Promise<DeadLetter> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeadLetter;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeadLetter>(null as any);
+    }
+}
+
 /** RFC 9457 problem details with Canopy's members. */
 export interface Problem {
     /** Absolute URI of the page documenting this kind of problem (listed in docs/problems.md). */
@@ -1607,6 +1984,81 @@ export interface SecurityEventPage extends PageInfo {
     [key: string]: any;
 }
 
+/** Where a job is in its life. */
+export type JobStatus = "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED" | "DEAD";
+
+export interface Job {
+    /** The job. */
+    id: string;
+    /** The queue it runs on. */
+    queue: string;
+    /** What it does. */
+    type: string;
+    status: JobStatus;
+    /** How far it got, 0 to 1. */
+    progress: number;
+    /** Attempts made so far. */
+    attempts: number;
+    /** Attempts before it becomes a dead letter. */
+    max_attempts: number;
+    /** Whether cancellation was asked for. */
+    cancel_requested: boolean;
+    /** Not before this time. */
+    run_at: string;
+    /** When it was enqueued. */
+    created_at: string;
+    /** Last change. */
+    updated_at: string;
+    /** When it ended, or null while it has not. */
+    finished_at: string | null;
+
+    [key: string]: any;
+}
+
+/** OPEN (waiting, replayed automatically when transient), REPLAYED, QUARANTINED (never replayed), HELD (downstream outage, waits for an operator). */
+export type DeadLetterStatus = "OPEN" | "REPLAYED" | "QUARANTINED" | "HELD";
+
+export interface DeadLetter {
+    /** The dead letter. */
+    id: string;
+    /** A job, or an event's delivery to one subscriber. */
+    source: DeadLetterSource;
+    /** The job, or the delivery. */
+    source_id: string;
+    /** The job's queue, or `events:<subscriber>`. */
+    queue: string;
+    /** The job or event type. */
+    type: string;
+    /** The module that owns the queue or subscriber and answers for it. */
+    owner: string;
+    /** Why it failed, which decides what happens next. */
+    triage: DeadLetterTriage;
+    status: DeadLetterStatus;
+    /** Replays so far. */
+    replays: number;
+    /** Attempts before it died. */
+    attempts: number;
+    /** The last failure, without secrets. */
+    last_error: string;
+    /** Whether it belongs to the platform rather than one organisation. */
+    platform_wide: boolean;
+    /** When it is replayed automatically, if it will be. */
+    next_replay_at: string | null;
+    /** When it died. */
+    created_at: string;
+    /** Last change. */
+    updated_at: string;
+
+    [key: string]: any;
+}
+
+export interface DeadLetterPage extends PageInfo {
+    /** The dead letters of this page. */
+    data: DeadLetter[];
+
+    [key: string]: any;
+}
+
 /** Health status (draft-inadarei-api-health-check). */
 export type HealthStatus = "pass" | "warn" | "fail";
 
@@ -1651,6 +2103,10 @@ export type JsonWebKeyCrv = "P-256";
 export type JsonWebKeyUse = "sig";
 
 export type JsonWebKeyAlg = "ES256";
+
+export type DeadLetterSource = "job" | "event";
+
+export type DeadLetterTriage = "transient" | "poison" | "downstream_outage";
 
 export class CanopyApiException extends Error {
     override message: string;

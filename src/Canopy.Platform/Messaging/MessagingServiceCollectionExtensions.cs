@@ -15,6 +15,9 @@ public static class MessagingServiceCollectionExtensions
         services.AddOptions<MessagingOptions>().Bind(configuration.GetSection(MessagingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<MessagingRegistry>();
         services.AddSingleton<MessageWriter>();
+        services.AddSingleton<MessagingOperations>();
+        services.AddOptions<Security.PlatformOperatorOptions>().Bind(configuration.GetSection(Security.PlatformOperatorOptions.Section));
+        services.AddSingleton<Security.PlatformOperators>();
         services.AddHostedService<SubscriptionSync>();
         if (runWorkers)
         {

@@ -41,4 +41,7 @@ public class ProblemException : Exception
 
     /// <summary>Extra members of the problem (e.g. <c>allowed_verbs</c>), serialised as they are.</summary>
     public IDictionary<string, object?> Extensions { get; } = new Dictionary<string, object?>();
+
+    /// <summary>Response headers that belong to the problem (e.g. <c>Retry-After</c>); set after the response is cleared.</summary>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 }

@@ -79,6 +79,11 @@ internal sealed partial class ProblemExceptionHandler(
 
     private static Microsoft.AspNetCore.Mvc.ProblemDetails Problem(HttpContext context, ProblemException exception)
     {
+        foreach (var (name, value) in exception.Headers)
+        {
+            context.Response.Headers[name] = value;
+        }
+
         var problem = ProblemFactory.Create(context, exception.Type, exception.Message, exception.Errors);
         foreach (var (key, value) in exception.Extensions)
         {

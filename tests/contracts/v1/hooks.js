@@ -8,6 +8,7 @@ const { execFile } = require('node:child_process');
 const { promisify } = require('node:util');
 const { install } = require('../lib/contract-hooks');
 const identity = require('./identity');
+const jobs = require('./jobs');
 
 const run = promisify(execFile);
 const env = process.env;
@@ -53,6 +54,6 @@ const plan = {
 
 install(hooks, {
   specPath: path.join(repo, '.openapi', 'api.yaml'),
-  plan: { ...plan, ...identity.plan },
+  plan: { ...plan, ...identity.plan, ...jobs.plan },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });

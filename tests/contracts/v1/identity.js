@@ -36,17 +36,22 @@ async function newOwner(t) {
   const created = await call(t, 'POST', '/api/v1/sign-ups', {
     body: { organization_name: 'Contract Farms', email: address, password, display_name: 'Contract Owner' }, idempotent: true,
   });
-  return { email: address, memberId: created.member_id, ...(await signIn(t, address)) };
+  return { email: address, memberId: created.member_id, tenantId: created.tenant_id, ...(await signIn(t, address)) };
+}
+
+// One statement as the owner role with every tenant visible (values are generated here, never user input).
+async function sql(statement) {
+  const { stdout } = await run('psql', [
+    '-h', '127.0.0.1', '-p', env.CANOPY_PG_PORT, '-U', env.CANOPY_PG_OWNER_USER, '-d', env.CANOPY_PG_TEST_DATABASE, '-qAt', '-v', 'ON_ERROR_STOP=1',
+    '-c', "SET app.scope = 'platform'",
+    '-c', statement,
+  ], { env: { ...env, PGPASSWORD: env.CANOPY_PG_OWNER_PASSWORD }, timeout: 15000 });
+  return stdout.trim();
 }
 
 // The invitation's token, as its delivery reads it: AES-256-GCM under the key id in front of it.
 async function invitationToken(invitationId) {
-  const { stdout } = await run('psql', [
-    '-h', '127.0.0.1', '-p', env.CANOPY_PG_PORT, '-U', env.CANOPY_PG_OWNER_USER, '-d', env.CANOPY_PG_TEST_DATABASE, '-qAt',
-    '-c', "SET app.scope = 'platform'",
-    '-c', `SELECT payload->>'token_cipher' FROM platform.outbox WHERE aggregate_id = '${invitationId}'`,
-  ], { env: { ...env, PGPASSWORD: env.CANOPY_PG_OWNER_PASSWORD }, timeout: 15000 });
-  const stored = Buffer.from(stdout.trim(), 'base64');
+  const stored = Buffer.from(await sql(`SELECT payload->>'token_cipher' FROM platform.outbox WHERE aggregate_id = '${invitationId}'`), 'base64');
   const kidLength = stored[0];
   const kid = stored.subarray(1, 1 + kidLength);
   const key = Buffer.from(env[`Identity__PiiKeys__${kid.toString('ascii')}`] || '', 'base64');
@@ -213,4 +218,4 @@ const plan = {
   'GET /api/v1/security-events 500': { skip: noFault },
 };
 
-module.exports = { plan };
+module.exports = { plan, setup, sql, noLimiter, noFault, bearer, fresh, path };

@@ -1,0 +1,197 @@
+using Canopy.Platform.Postgres;
+using Canopy.Platform.Tenancy;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Canopy.Platform.Messaging;
+
+/// <summary>A job as its owner may read it.</summary>
+public sealed record JobView(
+    Guid Id, string Queue, string Type, string Status, double Progress, int Attempts, int MaxAttempts, bool CancelRequested,
+    DateTimeOffset RunAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
+
+/// <summary>A dead letter as an operator reads it (the payload and attempt details stay inside).</summary>
+public sealed record DeadLetterView(
+    Guid Id, string Source, Guid SourceId, string Queue, string Type, string Owner, string Triage, string Status, int Replays,
+    int Attempts, string LastError, bool PlatformWide, DateTimeOffset? NextReplayAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+/// <summary>Who is asking: an organisation, and whether they are also a platform operator.</summary>
+public sealed record OperatorScope(Guid TenantId, Guid ActorId, bool PlatformOperator);
+
+public enum TriageOutcome
+{
+    Done,
+    NotFound,
+
+    /// <summary>The letter's state does not allow the action (a quarantined letter is not replayed).</summary>
+    WrongState,
+
+    /// <summary>The platform's replay budget for this minute is spent.</summary>
+    RateLimited,
+}
+
+/// <summary>The outcome of a triage action, with the letter as it is afterwards.</summary>
+public sealed record TriageResult(TriageOutcome Outcome, DeadLetterView? Letter, int RetryAfterSeconds = 0);
+
+/// <summary>
+/// Reading jobs and triaging dead letters on behalf of a caller. An organisation sees its own;
+/// a platform operator also the platform's (tenant-less) letters. What is not visible is "not
+/// found", never "forbidden". Replays run in platform scope once visibility is established, so
+/// the 50-a-minute budget counts every replay of the platform.
+/// </summary>
+public sealed class MessagingOperations(PostgresDataSources dataSources)
+{
+    private const string LetterColumns = """
+        id, source, source_id, queue, type, owner, triage, status, replays, jsonb_array_length(attempts),
+        last_error, tenant_id IS NULL, next_replay_at, created_at, updated_at
+        """;
+
+    public async Task<JobView?> GetJobAsync(Guid tenantId, Guid jobId, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
+        await using (connection)
+        await using (transaction)
+        {
+            await using var command = new NpgsqlCommand("""
+                SELECT id, queue, type, status, progress, attempts, max_attempts, cancel_requested, run_at, created_at, updated_at, finished_at
+                FROM platform.jobs WHERE id = $1 AND tenant_id = $2
+                """, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                ? new JobView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFloat(4), reader.GetInt32(5),
+                    reader.GetInt32(6), reader.GetBoolean(7), reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9),
+                    reader.GetFieldValue<DateTimeOffset>(10), reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11))
+                : null;
+        }
+    }
+
+    /// <summary>Newest first; <paramref name="before"/> is the id of the last letter of the previous page.</summary>
+    public async Task<IReadOnlyList<DeadLetterView>> ListDeadLettersAsync(OperatorScope scope, string? status, Guid? before, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        await using var tx = await BeginAsync(scope, cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand($"""
+            SELECT {LetterColumns} FROM platform.dead_letters
+            WHERE (tenant_id = $1 OR ($2 AND tenant_id IS NULL))
+              AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR id < $4)
+            ORDER BY id DESC LIMIT $5
+            """, tx.Connection, tx.Transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
+        command.Parameters.Add(new NpgsqlParameter { Value = scope.PlatformOperator });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        var letters = new List<DeadLetterView>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            letters.Add(ReadLetter(reader));
+        }
+
+        return letters;
+    }
+
+    public Task<TriageResult> ReplayAsync(OperatorScope scope, Guid deadLetterId, CancellationToken cancellationToken) =>
+        TriageAsync(scope, deadLetterId, async (tx, ct) =>
+        {
+            var outcome = await DeadLetters.ReplayAsync(tx.Connection, tx.Transaction, deadLetterId, scope.ActorId, automatic: false, ct).ConfigureAwait(false);
+            return outcome switch
+            {
+                ReplayOutcome.Replayed => (TriageOutcome.Done, 0),
+                ReplayOutcome.RateLimited => (TriageOutcome.RateLimited, await SecondsUntilBudgetAsync(tx, ct).ConfigureAwait(false)),
+                ReplayOutcome.NotFound => (TriageOutcome.NotFound, 0),
+                _ => (TriageOutcome.WrongState, 0),
+            };
+        }, cancellationToken);
+
+    public Task<TriageResult> QuarantineAsync(OperatorScope scope, Guid deadLetterId, CancellationToken cancellationToken) =>
+        TriageAsync(scope, deadLetterId, async (tx, ct) =>
+            (await DeadLetters.QuarantineAsync(tx.Connection, tx.Transaction, deadLetterId, ct).ConfigureAwait(false) ? TriageOutcome.Done : TriageOutcome.WrongState, 0),
+            cancellationToken);
+
+    private async Task<TriageResult> TriageAsync(
+        OperatorScope scope, Guid deadLetterId, Func<Scoped, CancellationToken, Task<(TriageOutcome Outcome, int RetryAfter)>> action, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        await using var tx = await BeginAsync(scope, cancellationToken).ConfigureAwait(false);
+        await using (var visible = new NpgsqlCommand("SELECT 1 FROM platform.dead_letters WHERE id = $1 AND (tenant_id = $2 OR ($3 AND tenant_id IS NULL))", tx.Connection, tx.Transaction))
+        {
+            visible.Parameters.Add(new NpgsqlParameter { Value = deadLetterId });
+            visible.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
+            visible.Parameters.Add(new NpgsqlParameter { Value = scope.PlatformOperator });
+            if (await visible.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+            {
+                return new TriageResult(TriageOutcome.NotFound, null);
+            }
+        }
+
+        await tx.EnterPlatformScopeAsync(cancellationToken).ConfigureAwait(false);
+        var (outcome, retryAfter) = await action(tx, cancellationToken).ConfigureAwait(false);
+        var letter = await ReadLetterAsync(tx, deadLetterId, cancellationToken).ConfigureAwait(false);
+        await tx.Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return new TriageResult(outcome, letter, retryAfter);
+    }
+
+    private async Task<Scoped> BeginAsync(OperatorScope scope, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, scope.TenantId, cancellationToken).ConfigureAwait(false);
+        var tx = new Scoped(connection, transaction);
+        if (scope.PlatformOperator)
+        {
+            await tx.EnterPlatformScopeAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return tx;
+    }
+
+    private static async Task<DeadLetterView?> ReadLetterAsync(Scoped tx, Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"SELECT {LetterColumns} FROM platform.dead_letters WHERE id = $1", tx.Connection, tx.Transaction);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadLetter(reader) : null;
+    }
+
+    private static async Task<int> SecondsUntilBudgetAsync(Scoped tx, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"""
+            SELECT greatest(1, ceil(extract(epoch FROM (replayed_at + interval '1 minute' - now()))))::int
+            FROM platform.dead_letter_replays WHERE replayed_at > now() - interval '1 minute'
+            ORDER BY replayed_at DESC OFFSET {DeadLetters.ReplaysPerMinute - 1} LIMIT 1
+            """, tx.Connection, tx.Transaction);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is int seconds ? seconds : 60;
+    }
+
+    private static DeadLetterView ReadLetter(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetString(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6),
+        reader.GetString(7), reader.GetInt32(8), reader.GetInt32(9), WithoutExceptionType(reader.GetString(10)), reader.GetBoolean(11),
+        reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12), reader.GetFieldValue<DateTimeOffset>(13), reader.GetFieldValue<DateTimeOffset>(14));
+
+    /// <summary>Stored errors read "ExceptionType: message"; only the message leaves the service.</summary>
+    private static string WithoutExceptionType(string error)
+    {
+        var colon = error.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && !error[..colon].Contains(' ', StringComparison.Ordinal) ? error[(colon + 2)..] : error;
+    }
+
+    private sealed class Scoped(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public NpgsqlConnection Connection { get; } = connection;
+
+        public NpgsqlTransaction Transaction { get; } = transaction;
+
+        public async Task EnterPlatformScopeAsync(CancellationToken cancellationToken)
+        {
+            await using var command = new NpgsqlCommand("SELECT set_config('app.scope', 'platform', true)", Connection, Transaction);
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync().ConfigureAwait(false);
+            await Connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
