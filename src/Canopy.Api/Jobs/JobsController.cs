@@ -73,7 +73,13 @@ public sealed class JobsController(
                 throw new ProblemException(ProblemTypes.QuotaExceeded, $"At most {DeadLetters.ReplaysPerMinute} dead letters are replayed a minute across the platform; that budget is spent.")
                 {
                     Extensions = { ["violated_policies"] = new[] { "dead-letter-replays" } },
-                    Headers = { ["Retry-After"] = result.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture), ["Cache-Control"] = "no-store" },
+                    Headers =
+                    {
+                        ["Retry-After"] = result.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture),
+                        ["Cache-Control"] = "no-store",
+                        ["RateLimit-Policy"] = $"\"dead-letter-replays\";q={DeadLetters.ReplaysPerMinute};w=60",
+                        ["RateLimit"] = $"\"dead-letter-replays\";r=0;t={result.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture)}",
+                    },
                 };
             default:
                 throw new ProblemException(ProblemTypes.Conflict, $"A {result.Letter?.Status ?? "changed"} dead letter cannot be {verb}.")

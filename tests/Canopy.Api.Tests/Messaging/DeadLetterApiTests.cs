@@ -137,7 +137,10 @@ public sealed class DeadLetterApiTests : IClassFixture<IdentityHost>
 
             var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.TooManyRequests, "quota-exceeded");
             Assert.Equal("dead-letter-replays", problem.GetProperty("violated_policies")[0].GetString());
-            Assert.InRange(response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0, 1, 60);
+            var retryAfter = response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0;
+            Assert.InRange(retryAfter, 1, 60);
+            Assert.Equal("\"dead-letter-replays\";q=50;w=60", response.Headers.GetValues("RateLimit-Policy").Single());
+            Assert.Equal($"\"dead-letter-replays\";r=0;t={retryAfter}", response.Headers.GetValues("RateLimit").Single());
             Assert.Equal("HELD", await IdentityApi.ScalarAsync<string>("SELECT status FROM platform.dead_letters WHERE id = $1", dead.Letter));
         }
         finally
