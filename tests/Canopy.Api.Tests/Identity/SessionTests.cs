@@ -183,4 +183,33 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
         Assert.DoesNotContain(IdentityApi.Password, logs.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("a-wrong-password-for-the-log", logs.Text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Given_redis_stops_Then_signed_in_requests_fail_closed_with_503_and_public_ones_still_answer()
+    {
+        using var redis = new DisposableRedis();
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
+        var api = new IdentityApi(factory.CreateClient());
+        var account = await api.NewAccountAsync();
+        var tokens = await api.TokensAsync(account.Email);
+
+        redis.Stop();
+        using var me = await api.GetAsync("/api/v1/me", tokens.Access);
+        using var jwks = await api.GetAsync("/api/v1/auth/jwks", null);
+
+        await ProblemAssert.IsProblemAsync(me, HttpStatusCode.ServiceUnavailable, "service-unavailable");
+        Assert.NotNull(me.Headers.RetryAfter);
+        Assert.Equal(HttpStatusCode.OK, jwks.StatusCode);
+        redis.Start();
+        // The client reconnects on its own schedule; the same token works again once it has.
+        var recovered = HttpStatusCode.ServiceUnavailable;
+        for (var attempt = 0; attempt < 60 && recovered != HttpStatusCode.OK; attempt++)
+        {
+            await Task.Delay(250);
+            using var after = await api.GetAsync("/api/v1/me", tokens.Access);
+            recovered = after.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, recovered);
+    }
 }
