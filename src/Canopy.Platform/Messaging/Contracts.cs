@@ -63,6 +63,14 @@ public sealed record QueueDefinition(string Name, string Owner, int Concurrency 
     public TimeSpan FirstRetry { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan MaxRetry { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Up to this many claimed jobs run one after another in one transaction with one commit (1:
+    /// each alone). For short handlers whose effects are all in the database: when any job of a
+    /// batch fails, is cancelled or lost its lease, the whole batch rolls back and each of its
+    /// jobs runs again alone, so an effect outside the transaction would happen twice.
+    /// </summary>
+    public int BatchSize { get; init; } = 1;
 }
 
 /// <summary>How a failure is triaged when it becomes a dead letter.</summary>

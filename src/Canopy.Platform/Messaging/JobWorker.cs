@@ -68,12 +68,13 @@ public sealed partial class JobWorker(
                     // Claim in batches: wait until half the slots are free (or all, when idle), so a
                     // claim round trip serves several jobs instead of one.
                     await WaitForFreeSlotsAsync(slots, freed, Math.Max(1, queue.Concurrency / 2), stoppingToken).ConfigureAwait(false);
-                    var claimed = await ClaimAsync(queue, slots.CurrentCount, stoppingToken).ConfigureAwait(false);
-                    foreach (var job in claimed)
+                    // A slot runs one job, or one batch of a batching queue.
+                    var claimed = await ClaimAsync(queue, slots.CurrentCount * Math.Max(1, queue.BatchSize), stoppingToken).ConfigureAwait(false);
+                    foreach (var batch in claimed.Chunk(Math.Max(1, queue.BatchSize)))
                     {
                         // A claimed job always runs: the stopping token must not strand it between claim and run.
                         await slots.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-                        var task = RunJobAsync(queue, job).ContinueWith(_ =>
+                        var task = (batch.Length == 1 ? RunJobAsync(queue, batch[0]) : RunBatchAsync(queue, batch)).ContinueWith(_ =>
                         {
                             slots.Release();
                             freed.Release();
@@ -242,6 +243,102 @@ public sealed partial class JobWorker(
         }
 
         metrics.Job(queue.Name, outcome, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Runs a batch in one transaction. Any failure, cancellation or lost lease rolls the whole
+    /// batch back, and then each job runs alone on the normal path, which settles its outcome
+    /// (success, retry, dead letter) as if the batch had never been tried.
+    /// </summary>
+    private async Task RunBatchAsync(QueueDefinition queue, ClaimedJob[] jobs)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var batchCancel = new CancellationTokenSource();
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeats = jobs.Select(j => HeartbeatAsync(queue, j.Id, j.Attempt, batchCancel, heartbeatStop.Token)).ToArray();
+        var together = false;
+        try
+        {
+            together = await TryRunTogetherAsync(queue, jobs, batchCancel.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogBatchFellBack(logger, queue.Name, jobs.Length, ex);
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(heartbeats).ConfigureAwait(false);
+        }
+
+        if (together)
+        {
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            foreach (var _ in jobs)
+            {
+                metrics.Job(queue.Name, "succeeded", elapsed);
+            }
+
+            return;
+        }
+
+        foreach (var job in jobs)
+        {
+            await RunJobAsync(queue, job).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> TryRunTogetherAsync(QueueDefinition queue, ClaimedJob[] jobs, CancellationToken cancellationToken)
+    {
+        using var activity = CanopyActivitySource.Instance.StartActivity($"jobs {queue.Name} batch", ActivityKind.Consumer);
+        activity?.SetTag("canopy.job.batch_size", jobs.Length);
+        var ordered = jobs.OrderBy(j => j.TenantId).ToArray();
+        var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken, ordered[0].TenantId, durable: false).ConfigureAwait(false);
+        await using (connection)
+        await using (transaction)
+        {
+            var tenant = ordered[0].TenantId;
+            foreach (var job in ordered)
+            {
+                if (job.TenantId != tenant)
+                {
+                    // Module tables key their row-level security on the job's tenant.
+                    await using var bind = new NpgsqlCommand("SELECT set_config('app.tenant_id', $1, true)", connection, transaction);
+                    bind.Parameters.Add(new NpgsqlParameter { Value = job.TenantId?.ToString() ?? "" });
+                    await bind.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                    tenant = job.TenantId;
+                }
+
+                var handler = registry.Handler(job.Type) ?? throw new PoisonMessageException($"No handler for job type '{job.Type}'.");
+                using var payload = JsonDocument.Parse(job.Payload);
+                var context = new JobContext(job.Id, queue.Name, job.Type, job.TenantId, payload.RootElement, job.IdempotencyKey, job.Attempt,
+                    connection, transaction, (p, ct) => ReportProgressAsync(job.Id, job.Attempt, p, ct));
+                await handler.HandleAsync(context, cancellationToken).ConfigureAwait(false);
+            }
+
+            await using var done = new NpgsqlCommand("""
+                WITH finished AS (
+                    UPDATE platform.jobs j SET status = 'SUCCEEDED', progress = 1, finished_at = now(), updated_at = now(),
+                                               locked_until = NULL, last_error = NULL
+                      FROM unnest($1::uuid[], $3::int[]) AS t(id, attempt)
+                     WHERE j.id = t.id AND j.status = 'RUNNING' AND j.locked_by = $2 AND j.attempts = t.attempt
+                    RETURNING j.id, j.attempts)
+                UPDATE platform.job_attempts a SET outcome = 'succeeded', finished_at = now()
+                  FROM finished f WHERE a.job_id = f.id AND a.attempt = f.attempts
+                """, connection, transaction);
+            done.Parameters.Add(new NpgsqlParameter { Value = ordered.Select(j => j.Id).ToArray() });
+            done.Parameters.Add(new NpgsqlParameter { Value = WorkerId });
+            done.Parameters.Add(new NpgsqlParameter { Value = ordered.Select(j => j.Attempt).ToArray() });
+            if (await done.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != ordered.Length)
+            {
+                // One lost its lease: nothing of the batch may commit; each job settles alone.
+                await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                return false;
+            }
+
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
     }
 
     private async Task<bool> CompleteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ClaimedJob job, CancellationToken cancellationToken)
@@ -422,6 +519,9 @@ public sealed partial class JobWorker(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} of queue {Queue} lost its lease before completing; its effects were rolled back")]
     private static partial void LogLeaseLost(ILogger logger, Guid jobId, string queue);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} jobs of queue {Queue} rolled back; each runs alone")]
+    private static partial void LogBatchFellBack(ILogger logger, string queue, int count, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat of job {JobId} failed")]
     private static partial void LogHeartbeatFailed(ILogger logger, Guid jobId, Exception exception);

@@ -99,6 +99,54 @@ public sealed class JobTests
     }
 
     [Fact]
+    public async Task Given_a_batching_queue_and_two_workers_Then_every_job_runs_and_takes_effect_exactly_once()
+    {
+        var job = new ScriptedJob("test.batch");
+        await using var first = await StartAsync(job, batchSize: 16);
+        await using var second = await StartAsync(job, batchSize: 16);
+        const int count = 600;
+
+        await first.InTransactionAsync(async (c, t) =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await first.Writer.EnqueueAsync(c, t, new JobRequest(_queue, "test.batch", new { i }), CancellationToken.None);
+            }
+
+            return 0;
+        });
+
+        await first.WaitUntilAsync(async () => await first.CountAsync("SELECT count(*) FROM platform.jobs WHERE queue = $1 AND status = 'SUCCEEDED'", _queue) == count, "every job succeeds", 60);
+        Assert.Equal(count, await first.CountAsync("SELECT count(DISTINCT e.job_id) FROM kernel_tests.job_effects e JOIN platform.jobs j ON j.id = e.job_id WHERE j.queue = $1", _queue));
+        Assert.Equal(count, await first.CountAsync("SELECT count(*) FROM kernel_tests.job_effects e JOIN platform.jobs j ON j.id = e.job_id WHERE j.queue = $1", _queue));
+        Assert.Equal(count, await first.CountAsync("SELECT count(*) FROM platform.job_attempts a JOIN platform.jobs j ON j.id = a.job_id WHERE j.queue = $1 AND a.outcome = 'succeeded'", _queue));
+    }
+
+    [Fact]
+    public async Task Given_one_failing_job_in_a_batch_Then_the_others_take_effect_once_and_it_alone_ends_as_a_dead_letter()
+    {
+        var job = new ScriptedJob("test.batch", j => j.Payload.TryGetProperty("fail", out _) ? new InvalidOperationException("this one is broken") : null);
+        await using var host = await StartAsync(job, maxAttempts: 2, batchSize: 16);
+        var ids = await host.InTransactionAsync(async (c, t) =>
+        {
+            var enqueued = new List<Guid>();
+            for (var i = 0; i < 12; i++)
+            {
+                object payload = i == 5 ? new { i, fail = true } : new { i };
+                enqueued.Add(await host.Writer.EnqueueAsync(c, t, new JobRequest(_queue, "test.batch", payload), CancellationToken.None));
+            }
+
+            return enqueued;
+        });
+
+        await host.WaitUntilAsync(async () => await Status(host, ids[5]) == "DEAD", "the broken job is dead");
+        await host.WaitUntilAsync(async () => await host.CountAsync("SELECT count(*) FROM platform.jobs WHERE queue = $1 AND status = 'SUCCEEDED'", _queue) == 11, "the others succeed");
+        Assert.Equal(11, await host.CountAsync("SELECT count(*) FROM kernel_tests.job_effects e JOIN platform.jobs j ON j.id = e.job_id WHERE j.queue = $1", _queue));
+        Assert.Equal(0, await host.CountAsync("SELECT count(*) FROM kernel_tests.job_effects WHERE job_id = $1", ids[5]));
+        Assert.Equal(1, await host.CountAsync("SELECT count(*) FROM platform.dead_letters WHERE source_id = $1 AND owner = 'messaging-tests'", ids[5]));
+    }
+
+    [Fact]
     public async Task Given_a_queue_without_an_owner_Then_the_host_refuses_to_start()
     {
         var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => MessagingHost.StartAsync(s =>
@@ -107,13 +155,14 @@ public sealed class JobTests
         Assert.Contains("queue 'orphan' has no owner", error.Message, StringComparison.Ordinal);
     }
 
-    private Task<MessagingHost> StartAsync(ScriptedJob job, int maxAttempts = 3, TimeSpan? lease = null) =>
+    private Task<MessagingHost> StartAsync(ScriptedJob job, int maxAttempts = 3, TimeSpan? lease = null, int batchSize = 1) =>
         MessagingHost.StartAsync(s =>
         {
             s.AddSingleton(new QueueDefinition(_queue, "messaging-tests", Concurrency: 2, MaxAttempts: maxAttempts)
             {
                 FirstRetry = TimeSpan.FromMilliseconds(300),
                 Lease = lease ?? TimeSpan.FromSeconds(30),
+                BatchSize = batchSize,
             });
             s.AddSingleton<IJobHandler>(job);
         });

@@ -31,10 +31,13 @@ await new MigrationRunner(Connection("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PA
 
 var jobs = int.Parse(Environment.GetEnvironmentVariable("BENCH_JOBS") ?? "10000", System.Globalization.CultureInfo.InvariantCulture);
 Console.WriteLine($"bench: messaging on PostgreSQL 127.0.0.1:{Env("CANOPY_PG_PORT")}, {Environment.ProcessorCount} cores, {jobs} jobs per run");
-foreach (var workers in new[] { 1, 2 })
+// Each worker count with jobs run one per transaction, and batched (QueueDefinition.BatchSize:
+// short database-only jobs share a transaction and its commit).
+var batched = int.Parse(Environment.GetEnvironmentVariable("BENCH_BATCH") ?? "32", System.Globalization.CultureInfo.InvariantCulture);
+foreach (var (workers, batch) in new[] { (1, 1), (2, 1), (1, batched), (2, batched) })
 {
     var queue = $"bench-{workers}-{Guid.NewGuid():N}"[..24];
-    await using var producer = await Hosts.StartAsync(app, queue, runWorkers: false);
+    await using var producer = await Hosts.StartAsync(app, queue, runWorkers: false, batch);
     var enqueue = Stopwatch.StartNew();
     await producer.InTransactionAsync(async (c, t) =>
     {
@@ -49,7 +52,7 @@ foreach (var workers in new[] { 1, 2 })
     var hosts = new List<Hosts>();
     for (var w = 0; w < workers; w++)
     {
-        hosts.Add(await Hosts.StartAsync(app, queue, runWorkers: true));
+        hosts.Add(await Hosts.StartAsync(app, queue, runWorkers: true, batch));
     }
 
     while (await producer.CountAsync("SELECT count(*) FROM platform.jobs WHERE queue = $1 AND status = 'SUCCEEDED'", queue) < jobs)
@@ -63,7 +66,7 @@ foreach (var workers in new[] { 1, 2 })
         await host.DisposeAsync();
     }
 
-    Console.WriteLine($"bench: jobs, {workers} worker(s): enqueue {jobs / enqueue.Elapsed.TotalSeconds:F0} jobs/s (one transaction); " +
+    Console.WriteLine($"bench: jobs, {workers} worker(s), batch {batch}: enqueue {jobs / enqueue.Elapsed.TotalSeconds:F0} jobs/s (one transaction); " +
         $"claim → run → complete {jobs / run.Elapsed.TotalSeconds:F0} jobs/s (target ≥ 2000)");
     await producer.InTransactionAsync(async (c, t) =>
     {
@@ -76,7 +79,7 @@ foreach (var workers in new[] { 1, 2 })
 var events = int.Parse(Environment.GetEnvironmentVariable("BENCH_EVENTS") ?? "1000", System.Globalization.CultureInfo.InvariantCulture);
 var type = $"bench.latency_{Guid.NewGuid():N}"[..30];
 var latencies = new ConcurrentBag<double>();
-await using (var relay = await Hosts.StartAsync(app, "bench-events", runWorkers: true, new LatencySubscriber(type, latencies)))
+await using (var relay = await Hosts.StartAsync(app, "bench-events", runWorkers: true, subscriber: new LatencySubscriber(type, latencies)))
 {
     for (var i = 0; i < events; i++)
     {
@@ -104,7 +107,7 @@ internal sealed class Hosts : IAsyncDisposable
 
     public MessageWriter Writer => _host.Services.GetRequiredService<MessageWriter>();
 
-    public static async Task<Hosts> StartAsync(string connection, string queue, bool runWorkers, IEventSubscriber? subscriber = null)
+    public static async Task<Hosts> StartAsync(string connection, string queue, bool runWorkers, int batch = 1, IEventSubscriber? subscriber = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
@@ -119,7 +122,10 @@ internal sealed class Hosts : IAsyncDisposable
         builder.Services.AddSingleton(sp => new CanopyMetrics(sp.GetRequiredService<IMeterFactory>()));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddCanopyPostgres(builder.Configuration);
-        builder.Services.AddSingleton(new QueueDefinition(queue, "bench", Concurrency: int.Parse(Environment.GetEnvironmentVariable("BENCH_CONCURRENCY") ?? "8", System.Globalization.CultureInfo.InvariantCulture)));
+        builder.Services.AddSingleton(new QueueDefinition(queue, "bench", Concurrency: int.Parse(Environment.GetEnvironmentVariable("BENCH_CONCURRENCY") ?? "8", System.Globalization.CultureInfo.InvariantCulture))
+        {
+            BatchSize = batch,
+        });
         builder.Services.AddSingleton<IJobHandler, NoopJob>();
         if (subscriber is not null)
         {
