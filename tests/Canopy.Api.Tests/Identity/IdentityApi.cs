@@ -159,7 +159,7 @@ public sealed class IdentityHost : IAsyncLifetime
     internal async Task<string> InvitationTokenAsync(Guid invitationId)
     {
         var payload = await IdentityApi.ScalarAsync<string>(
-            "SELECT payload::text FROM platform.outbox WHERE aggregate_id = $1 AND type = 'identity.invitation_created'", invitationId);
+            "SELECT payload::text FROM platform.outbox WHERE aggregate_id = $1 AND type = 'invitation.created'", invitationId);
         var cipher = System.Text.Json.JsonDocument.Parse(payload!).RootElement.GetProperty("token_cipher").GetBytesFromBase64();
         return Factory.Services.GetRequiredService<Canopy.Identity.Security.PiiProtector>().Decrypt(cipher);
     }

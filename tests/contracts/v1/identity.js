@@ -51,7 +51,7 @@ async function sql(statement) {
 
 // The invitation's token, as its delivery reads it: AES-256-GCM under the key id in front of it.
 async function invitationToken(invitationId) {
-  const stored = Buffer.from(await sql(`SELECT payload->>'token_cipher' FROM platform.outbox WHERE aggregate_id = '${invitationId}'`), 'base64');
+  const stored = Buffer.from(await sql(`SELECT payload->>'token_cipher' FROM platform.outbox WHERE aggregate_id = '${invitationId}' AND type = 'invitation.created'`), 'base64');
   const kidLength = stored[0];
   const kid = stored.subarray(1, 1 + kidLength);
   const key = Buffer.from(env[`Identity__PiiKeys__${kid.toString('ascii')}`] || '', 'base64');

@@ -25,7 +25,7 @@ internal sealed class Members(
     IOptions<IdentityOptions> options,
     TimeProvider time)
 {
-    public const string InvitationCreatedEvent = "identity.invitation_created";
+    public const string InvitationCreatedEvent = "invitation.created";
     private const string InvitationPrefix = "inv_";
     private static readonly string ListFilters = CursorCodec.HashFilters(("list", "members"));
 

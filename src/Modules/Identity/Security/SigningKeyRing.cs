@@ -21,13 +21,28 @@ internal sealed class SigningKeyRing : IDisposable
             var key = ECDsa.Create();
             try
             {
-                key.ImportPkcs8PrivateKey(Convert.FromBase64String(value), out _);
+                // PEM ("-----BEGIN PRIVATE KEY-----" or "EC PRIVATE KEY"), or base64 of the PKCS#8 DER
+                // for environments where a multi-line value is awkward.
+                if (value.TrimStart().StartsWith("-----BEGIN", StringComparison.Ordinal))
+                {
+                    key.ImportFromPem(value.Replace("\\n", "\n", StringComparison.Ordinal));
+                }
+                else
+                {
+                    key.ImportPkcs8PrivateKey(Convert.FromBase64String(value), out _);
+                }
+            }
+            catch (ArgumentException)
+            {
+                key.Dispose();
+                throw new OptionsValidationException(IdentityOptions.Section, typeof(IdentityOptions),
+                    [$"Identity__SigningKeys__{kid} is not a PEM EC private key."]);
             }
             catch (Exception ex) when (ex is FormatException or CryptographicException)
             {
                 key.Dispose();
                 throw new OptionsValidationException(IdentityOptions.Section, typeof(IdentityOptions),
-                    [$"Identity__SigningKeys__{kid} is not base64 of a PKCS#8 EC private key."]);
+                    [$"Identity__SigningKeys__{kid} is neither PEM nor base64 of a PKCS#8 EC private key."]);
             }
 
             if (key.KeySize != 256)
