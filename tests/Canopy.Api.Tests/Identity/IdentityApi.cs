@@ -90,45 +90,49 @@ internal sealed class IdentityApi(HttpClient client)
     /// <summary>A query as the owner role with every tenant visible (assertions on stored state).</summary>
     public static async Task<T?> ScalarAsync<T>(string sql, params object[] parameters)
     {
-        await using var connection = new NpgsqlConnection(TestServers.PostgresOwnerConnectionString);
-        await connection.OpenAsync();
-        await using var tx = await connection.BeginTransactionAsync();
-        await using (var scope = new NpgsqlCommand("SELECT set_config('app.scope', 'platform', true)", connection, tx))
+        var (connection, tx) = await OwnerTransactionAsync();
+        await using (connection)
+        await using (tx)
         {
-            await scope.ExecuteScalarAsync();
+            await using var command = Command(sql, connection, tx, parameters);
+            var result = await command.ExecuteScalarAsync();
+            return result is null or DBNull ? default : (T)result;
         }
-
-        await using var command = new NpgsqlCommand(sql, connection, tx);
-        foreach (var parameter in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        }
-
-        var result = await command.ExecuteScalarAsync();
-        return result is null or DBNull ? default : (T)result;
     }
 
-    public static Task<int> ExecuteAsOwnerAsync(string sql, params object[] parameters) => ExecuteAsync(TestServers.PostgresOwnerConnectionString, sql, parameters);
-
-    public static async Task<int> ExecuteAsync(string connectionString, string sql, params object[] parameters)
+    /// <summary>A change as the owner role with every tenant visible (arranging state a test needs).</summary>
+    public static async Task<int> ExecuteAsOwnerAsync(string sql, params object[] parameters)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var tx = await connection.BeginTransactionAsync();
-        await using (var scope = new NpgsqlCommand("SELECT set_config('app.scope', 'platform', true)", connection, tx))
+        var (connection, tx) = await OwnerTransactionAsync();
+        await using (connection)
+        await using (tx)
         {
-            await scope.ExecuteScalarAsync();
+            await using var command = Command(sql, connection, tx, parameters);
+            var count = await command.ExecuteNonQueryAsync();
+            await tx.CommitAsync();
+            return count;
         }
+    }
 
-        await using var command = new NpgsqlCommand(sql, connection, tx);
+    private static async Task<(NpgsqlConnection Connection, NpgsqlTransaction Transaction)> OwnerTransactionAsync()
+    {
+        var connection = new NpgsqlConnection(TestServers.PostgresOwnerConnectionString);
+        await connection.OpenAsync();
+        var tx = await connection.BeginTransactionAsync();
+        await using var scope = new NpgsqlCommand("SELECT set_config('app.scope', 'platform', true)", connection, tx);
+        await scope.ExecuteScalarAsync();
+        return (connection, tx);
+    }
+
+    private static NpgsqlCommand Command(string sql, NpgsqlConnection connection, NpgsqlTransaction tx, object[] parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection, tx);
         foreach (var parameter in parameters)
         {
             command.Parameters.Add(new NpgsqlParameter { Value = parameter });
         }
 
-        var count = await command.ExecuteNonQueryAsync();
-        await tx.CommitAsync();
-        return count;
+        return command;
     }
 }
 
