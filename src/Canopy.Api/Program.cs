@@ -10,6 +10,7 @@ using Canopy.Platform.Migrations;
 using Canopy.Platform.Observability;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Problems;
+using Canopy.Platform.RateLimiting;
 using Canopy.Platform.Redis;
 using Canopy.Platform.Security;
 using Canopy.Platform.Spec;
@@ -46,6 +47,7 @@ try
     builder.Services.AddCanopyRedis(configuration);
     builder.Services.AddCanopyHealth(configuration);
     builder.Services.AddCanopyMetrics(configuration);
+    builder.Services.AddCanopyRateLimiting(configuration);
     builder.Services.AddCanopyMigrations(configuration, IdentityModule.Migrations);
     builder.Services.AddIdentityModule(configuration);
 
@@ -72,6 +74,7 @@ try
         .AddControllers(mvc =>
         {
             mvc.Filters.Add<OperationAccessFilter>();
+            mvc.Filters.Add<RateLimitFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();
             mvc.ModelMetadataDetailsProviders.Add(new SystemTextJsonValidationMetadataProvider());

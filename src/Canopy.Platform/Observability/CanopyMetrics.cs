@@ -21,6 +21,8 @@ public sealed class CanopyMetrics : IDisposable
     private readonly Histogram<double> _jobs;
     private readonly Histogram<double> _eventLatency;
     private readonly Counter<long> _deliveries;
+    private readonly Counter<long> _rateLimitFallbacks;
+    private readonly Counter<long> _rateLimited;
     private volatile IReadOnlyList<(string Queue, string Status, long Count)> _deadLetters = [];
 
     public CanopyMetrics(IMeterFactory meterFactory)
@@ -37,6 +39,9 @@ public sealed class CanopyMetrics : IDisposable
         _eventLatency = _meter.CreateHistogram<double>("canopy.events.latency", "s", "Time from an event's commit to its handling, by subscriber.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         _deliveries = _meter.CreateCounter<long>("canopy.events.deliveries", "{delivery}", "Event deliveries by subscriber and outcome.");
+        _rateLimitFallbacks = _meter.CreateCounter<long>("canopy.rate_limit.local_checks", "{check}",
+            "Rate-limit checks made in this instance's memory because Redis did not answer.");
+        _rateLimited = _meter.CreateCounter<long>("canopy.rate_limit.refusals", "{request}", "Requests refused with 429, by rate-limit tier.");
         _meter.CreateObservableGauge("canopy.dead_letters", () => _deadLetters.Select(d => new Measurement<long>(d.Count,
             new KeyValuePair<string, object?>("queue", d.Queue), new KeyValuePair<string, object?>("status", d.Status))),
             "{letter}", "Dead letters waiting for triage (OPEN and HELD), by queue.");
@@ -44,6 +49,7 @@ public sealed class CanopyMetrics : IDisposable
         // Series that alerts rely on exist from the start at 0, so rate() has a baseline.
         _unhandled.Add(0, new KeyValuePair<string, object?>("source", "http"));
         _slowQueries.Add(0);
+        _rateLimitFallbacks.Add(0);
         _meter.CreateObservableGauge("canopy.build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
             "{build}", "Build information of the running service.");
         var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
@@ -61,6 +67,10 @@ public sealed class CanopyMetrics : IDisposable
         _redis.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("outcome", failed ? "error" : "ok"));
 
     public void SlowQuery() => _slowQueries.Add(1);
+
+    public void RateLimitFallback() => _rateLimitFallbacks.Add(1);
+
+    public void RateLimited(string tier) => _rateLimited.Add(1, new KeyValuePair<string, object?>("tier", tier));
 
     public void Job(string queue, string outcome, TimeSpan duration) =>
         _jobs.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("queue", queue), new KeyValuePair<string, object?>("outcome", outcome));

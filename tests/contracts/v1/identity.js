@@ -10,7 +10,6 @@ const { promisify } = require('node:util');
 const run = promisify(execFile);
 const env = process.env;
 const password = 'contract-test-password-42';
-const noLimiter = 'Rate limits are enforced from x-rate-limit-tier once the policy pipeline exists (issue 6); until then no request is refused with 429.';
 const noFault = 'An internal error cannot be provoked from outside without a fault built into the service; the 500 problem path is covered by integration tests.';
 const exampleMember = '0193a0c4-8a31-7000-8000-000000000002';
 
@@ -36,7 +35,7 @@ async function newOwner(t) {
   const created = await call(t, 'POST', '/api/v1/sign-ups', {
     body: { organization_name: 'Contract Farms', email: address, password, display_name: 'Contract Owner' }, idempotent: true,
   });
-  return { email: address, memberId: created.member_id, tenantId: created.tenant_id, ...(await signIn(t, address)) };
+  return { email: address, memberId: created.member_id, tenantId: created.tenant_id, userId: created.user_id, ...(await signIn(t, address)) };
 }
 
 // One statement as the owner role with every tenant visible (values are generated here, never user input).
@@ -76,6 +75,34 @@ async function newMember(t, owner, role) {
   return { email: invitation.email, memberId: member.id, ...(await signIn(t, invitation.email)) };
 }
 
+// The quotas of the Test environment are too large to spend by calling; instead the caller's
+// bucket is marked full in Redis (its theoretical arrival time ten minutes ahead), the same
+// key the service derives (RateLimitKeys), and emptied again after the transaction.
+const redis = (...args) => run('redis-cli', ['-h', '127.0.0.1', '-p', env.CANOPY_CONTRACT_REDIS_PORT, ...args], {
+  env: { ...env, REDISCLI_AUTH: env.CANOPY_REDIS_PASSWORD || '' }, timeout: 15000,
+});
+const localIp = '127.0.0.1';
+const quotaKey = (tier, w) => ({
+  auth: `auth:ip:${localIp}`,
+  critical: w ? `critical:user:${w.owner.userId}:ip:${localIp}` : `critical:ip:${localIp}`,
+  standard: w ? `standard:tenant:${w.owner.tenantId}` : `standard:ip:${localIp}`,
+  reporting: w ? `reporting:user:${w.owner.userId}` : `reporting:ip:${localIp}`,
+}[tier]);
+
+// A 429 of the given tier; signedIn: the caller is the organisation's owner.
+function limited(tier, signedIn) {
+  let key;
+  return {
+    provoke: async (t) => {
+      const w = signedIn ? await setup(t) : null;
+      if (w) bearer(t, w.owner.access);
+      key = `ratelimit:${quotaKey(tier, w)}`;
+      await redis('SET', key, String(Date.now() + 600000), 'PX', '60000');
+    },
+    after: () => redis('DEL', key),
+  };
+}
+
 let world;
 const setup = (t) => {
   world ??= (async () => {
@@ -102,7 +129,7 @@ const plan = {
   'POST /api/v1/sign-ups 409': { provoke: async (t) => { json(t, { organization_name: 'Copy Farms', email: (await setup(t)).owner.email, password, display_name: 'Sam' }); fresh(t); } },
   'POST /api/v1/sign-ups 415': { provoke: (t) => { plainText(t); fresh(t); } },
   'POST /api/v1/sign-ups 422': { provoke: (t) => { json(t, { organization_name: 'Short Farms', email: email('short'), password: 'too-short', display_name: 'Sam' }); fresh(t); } },
-  'POST /api/v1/sign-ups 429': { skip: noLimiter },
+  'POST /api/v1/sign-ups 429': limited('auth', false),
   'POST /api/v1/sign-ups 500': { skip: noFault },
 
   'POST /api/v1/auth/tokens 200': { provoke: async (t) => json(t, { email: (await setup(t)).owner.email, password }) },
@@ -110,7 +137,7 @@ const plan = {
   'POST /api/v1/auth/tokens 401': { provoke: (t) => json(t, { email: email('nobody'), password }) },
   'POST /api/v1/auth/tokens 415': { provoke: plainText },
   'POST /api/v1/auth/tokens 422': { provoke: (t) => json(t, { email: email('nopassword') }) },
-  'POST /api/v1/auth/tokens 429': { skip: noLimiter },
+  'POST /api/v1/auth/tokens 429': limited('auth', false),
   'POST /api/v1/auth/tokens 500': { skip: noFault },
 
   'POST /api/v1/auth/tokens/refresh 200': { provoke: async (t) => json(t, { refresh_token: (await signIn(t, (await setup(t)).owner.email)).refresh }) },
@@ -118,7 +145,7 @@ const plan = {
   'POST /api/v1/auth/tokens/refresh 401': { provoke: (t) => json(t, { refresh_token: `rt_${crypto.randomUUID()}` }) },
   'POST /api/v1/auth/tokens/refresh 415': { provoke: plainText },
   'POST /api/v1/auth/tokens/refresh 422': { provoke: (t) => json(t, {}) },
-  'POST /api/v1/auth/tokens/refresh 429': { skip: noLimiter },
+  'POST /api/v1/auth/tokens/refresh 429': limited('auth', false),
   'POST /api/v1/auth/tokens/refresh 500': { skip: noFault },
 
   'POST /api/v1/auth/tokens/revoke 204': {
@@ -128,33 +155,33 @@ const plan = {
   'POST /api/v1/auth/tokens/revoke 401': { provoke: () => {} },
   'POST /api/v1/auth/tokens/revoke 415': { provoke: async (t) => { await asOwner(t); plainText(t); } },
   'POST /api/v1/auth/tokens/revoke 422': { provoke: async (t) => { await asOwner(t); json(t, {}); } },
-  'POST /api/v1/auth/tokens/revoke 429': { skip: noLimiter },
+  'POST /api/v1/auth/tokens/revoke 429': limited('auth', true),
   'POST /api/v1/auth/tokens/revoke 500': { skip: noFault },
 
-  'GET /api/v1/auth/jwks 429': { skip: noLimiter },
+  'GET /api/v1/auth/jwks 429': limited('standard', false),
   'GET /api/v1/auth/jwks 500': { skip: noFault },
 
   'GET /api/v1/me 200': { provoke: asOwner },
   'GET /api/v1/me 401': { provoke: () => {} },
-  'GET /api/v1/me 429': { skip: noLimiter },
+  'GET /api/v1/me 429': limited('standard', true),
   'GET /api/v1/me 500': { skip: noFault },
 
   'GET /api/v1/me/data-export 200': { provoke: asOwner },
   'GET /api/v1/me/data-export 401': { provoke: () => {} },
-  'GET /api/v1/me/data-export 429': { skip: noLimiter },
+  'GET /api/v1/me/data-export 429': limited('reporting', true),
   'GET /api/v1/me/data-export 500': { skip: noFault },
 
   'POST /api/v1/me/erase 204': { provoke: async (t) => { bearer(t, (await newMember(t, (await setup(t)).owner, 'operator')).access); fresh(t); } },
   'POST /api/v1/me/erase 400': { provoke: async (t) => { await asOwner(t); delete t.request.headers['Idempotency-Key']; } },
   'POST /api/v1/me/erase 401': { provoke: fresh },
   'POST /api/v1/me/erase 409': { provoke: async (t) => { bearer(t, (await newOwner(t)).access); fresh(t); } },
-  'POST /api/v1/me/erase 429': { skip: noLimiter },
+  'POST /api/v1/me/erase 429': limited('critical', true),
   'POST /api/v1/me/erase 500': { skip: noFault },
 
   'GET /api/v1/members 200': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/members'); } },
   'GET /api/v1/members 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/members?limit=0'); } },
   'GET /api/v1/members 401': { provoke: () => {} },
-  'GET /api/v1/members 429': { skip: noLimiter },
+  'GET /api/v1/members 429': limited('standard', true),
   'GET /api/v1/members 500': { skip: noFault },
 
   'POST /api/v1/invitations 201': { provoke: async (t) => { await asOwner(t); json(t, { email: email('invited'), role: 'operator' }); fresh(t); } },
@@ -164,7 +191,7 @@ const plan = {
   'POST /api/v1/invitations 409': { provoke: async (t) => { await asOwner(t); json(t, { email: (await setup(t)).viewer.email, role: 'viewer' }); fresh(t); } },
   'POST /api/v1/invitations 415': { provoke: async (t) => { await asOwner(t); plainText(t); fresh(t); } },
   'POST /api/v1/invitations 422': { provoke: async (t) => { await asOwner(t); json(t, { email: email('invited') }); fresh(t); } },
-  'POST /api/v1/invitations 429': { skip: noLimiter },
+  'POST /api/v1/invitations 429': limited('critical', true),
   'POST /api/v1/invitations 500': { skip: noFault },
 
   'POST /api/v1/invitations/accept 201': {
@@ -183,7 +210,7 @@ const plan = {
   'POST /api/v1/invitations/accept 410': { provoke: (t) => { json(t, { token: `inv_${crypto.randomUUID()}`, password, display_name: 'Sam' }); fresh(t); } },
   'POST /api/v1/invitations/accept 415': { provoke: (t) => { plainText(t); fresh(t); } },
   'POST /api/v1/invitations/accept 422': { provoke: (t) => { json(t, { token: 'inv_x', password }); fresh(t); } },
-  'POST /api/v1/invitations/accept 429': { skip: noLimiter },
+  'POST /api/v1/invitations/accept 429': limited('auth', false),
   'POST /api/v1/invitations/accept 500': { skip: noFault },
 
   'POST /api/v1/members/{member_id}/change-role 200': {
@@ -196,7 +223,7 @@ const plan = {
   'POST /api/v1/members/{member_id}/change-role 409': { provoke: async (t) => { const owner = await newOwner(t); bearer(t, owner.access); member(t, owner.memberId); json(t, { role: 'admin' }); } },
   'POST /api/v1/members/{member_id}/change-role 415': { provoke: async (t) => { await asOwner(t); member(t, (await setup(t)).viewer.memberId); plainText(t); } },
   'POST /api/v1/members/{member_id}/change-role 422': { provoke: async (t) => { await asOwner(t); member(t, (await setup(t)).viewer.memberId); json(t, {}); } },
-  'POST /api/v1/members/{member_id}/change-role 429': { skip: noLimiter },
+  'POST /api/v1/members/{member_id}/change-role 429': limited('critical', true),
   'POST /api/v1/members/{member_id}/change-role 500': { skip: noFault },
 
   'POST /api/v1/members/{member_id}/remove 204': {
@@ -207,15 +234,15 @@ const plan = {
   'POST /api/v1/members/{member_id}/remove 403': { provoke: async (t) => { await asViewer(t); member(t, (await setup(t)).owner.memberId); } },
   'POST /api/v1/members/{member_id}/remove 404': { provoke: async (t) => { await asOwner(t); member(t, crypto.randomUUID()); } },
   'POST /api/v1/members/{member_id}/remove 409': { provoke: async (t) => { const owner = await newOwner(t); bearer(t, owner.access); member(t, owner.memberId); } },
-  'POST /api/v1/members/{member_id}/remove 429': { skip: noLimiter },
+  'POST /api/v1/members/{member_id}/remove 429': limited('critical', true),
   'POST /api/v1/members/{member_id}/remove 500': { skip: noFault },
 
   'GET /api/v1/security-events 200': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/security-events?limit=5'); } },
   'GET /api/v1/security-events 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/security-events?cursor=forged.cursor'); } },
   'GET /api/v1/security-events 401': { provoke: () => {} },
   'GET /api/v1/security-events 403': { provoke: async (t) => { await asViewer(t); path(t, '/api/v1/security-events'); } },
-  'GET /api/v1/security-events 429': { skip: noLimiter },
+  'GET /api/v1/security-events 429': limited('reporting', true),
   'GET /api/v1/security-events 500': { skip: noFault },
 };
 
-module.exports = { plan, setup, sql, noLimiter, noFault, bearer, fresh, path };
+module.exports = { plan, setup, sql, limited, noFault, bearer, fresh, path };

@@ -3,7 +3,7 @@
 'use strict';
 
 const crypto = require('node:crypto');
-const { setup, sql, noLimiter, noFault, bearer, fresh, path } = require('./identity');
+const { setup, sql, limited, noFault, bearer, fresh, path } = require('./identity');
 
 const exampleJob = '0193a0c4-8a40-7000-8000-000000000001';
 const exampleLetter = '0193a0c4-8a50-7000-8000-000000000001';
@@ -37,14 +37,14 @@ const plan = {
   'GET /api/v1/jobs/{job_id} 400': { provoke: async (t) => { await asOwner(t); to(t, exampleJob, 'not-a-uuid'); } },
   'GET /api/v1/jobs/{job_id} 401': { provoke: () => {} },
   'GET /api/v1/jobs/{job_id} 404': { provoke: async (t) => { await asOwner(t); to(t, exampleJob, crypto.randomUUID()); } },
-  'GET /api/v1/jobs/{job_id} 429': { skip: noLimiter },
+  'GET /api/v1/jobs/{job_id} 429': limited('standard', true),
   'GET /api/v1/jobs/{job_id} 500': { skip: noFault },
 
   'GET /api/v1/dead-letters 200': { provoke: async (t) => { const w = await asOwner(t); await deadLetter(w.owner.tenantId); path(t, '/api/v1/dead-letters?status=HELD'); } },
   'GET /api/v1/dead-letters 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/dead-letters?limit=0'); } },
   'GET /api/v1/dead-letters 401': { provoke: () => {} },
   'GET /api/v1/dead-letters 403': { provoke: async (t) => { await asViewer(t); path(t, '/api/v1/dead-letters'); } },
-  'GET /api/v1/dead-letters 429': { skip: noLimiter },
+  'GET /api/v1/dead-letters 429': limited('reporting', true),
   'GET /api/v1/dead-letters 500': { skip: noFault },
 
   'POST /api/v1/dead-letters/{dead_letter_id}/replay 200': { provoke: async (t) => { const w = await asOwner(t); to(t, exampleLetter, await deadLetter(w.owner.tenantId)); fresh(t); } },
@@ -76,7 +76,7 @@ const plan = {
   'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 409': {
     provoke: async (t) => { const w = await asOwner(t); to(t, exampleLetter, await deadLetter(w.owner.tenantId, 'QUARANTINED')); },
   },
-  'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 429': { skip: noLimiter },
+  'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 429': limited('critical', true),
   'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 500': { skip: noFault },
 };
 

@@ -1,0 +1,80 @@
+using System.Globalization;
+using Canopy.Platform.Observability;
+using Canopy.Platform.Problems;
+using Canopy.Platform.Spec;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Filters;
+using Microsoft.Extensions.Options;
+
+namespace Canopy.Platform.RateLimiting;
+
+/// <summary>
+/// Applies the operation's <c>x-rate-limit-tier</c> after authentication (so a quota can belong
+/// to a tenant or a user) and before model binding. Every response of a limited operation
+/// carries <c>RateLimit-Policy</c> and <c>RateLimit</c>; over the quota the answer is a 429
+/// problem with <c>Retry-After</c> and <c>violated_policies</c>.
+/// </summary>
+public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limiter, IOptions<RateLimitOptions> options, CanopyMetrics metrics) : IAsyncResourceFilter
+{
+    public const string Extension = "x-rate-limit-tier";
+
+    public async Task OnResourceExecutionAsync(ResourceExecutingContext context, ResourceExecutionDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
+        var tier = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        if (tier is null || !options.Value.Tiers.TryGetValue(tier, out var quota))
+        {
+            await next().ConfigureAwait(false);
+            return;
+        }
+
+        var http = context.HttpContext;
+        var decision = await limiter.CheckAsync(RateLimitKeys.For(tier, http), quota, http.RequestAborted).ConfigureAwait(false);
+        var policy = $"\"{tier}\";q={quota.Limit.ToString(CultureInfo.InvariantCulture)};w={quota.WindowSeconds.ToString(CultureInfo.InvariantCulture)}";
+        var state = $"\"{tier}\";r={decision.Remaining.ToString(CultureInfo.InvariantCulture)};t={decision.ResetSeconds.ToString(CultureInfo.InvariantCulture)}";
+        // Set as the response starts: an error page clears headers set earlier.
+        http.Response.OnStarting(() =>
+        {
+            http.Response.Headers["RateLimit-Policy"] = policy;
+            http.Response.Headers["RateLimit"] = state;
+            return Task.CompletedTask;
+        });
+        if (decision.Allowed)
+        {
+            await next().ConfigureAwait(false);
+            return;
+        }
+
+        metrics.RateLimited(tier);
+        http.Response.Headers.RetryAfter = decision.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers.CacheControl = "no-store";
+        var problem = ProblemFactory.Create(http, ProblemTypes.QuotaExceeded,
+            $"The {tier} quota of {quota.Limit} requests per {quota.WindowSeconds} seconds is used up; retry in {decision.RetryAfterSeconds} seconds.");
+        problem.Extensions["violated_policies"] = new[] { tier };
+        context.Result = new Microsoft.AspNetCore.Mvc.ObjectResult(problem) { StatusCode = StatusCodes.Status429TooManyRequests, ContentTypes = { ProblemFactory.MediaType } };
+    }
+}
+
+/// <summary>Whose quota a request spends, per tier (DESIGN.md).</summary>
+public static class RateLimitKeys
+{
+    public static string For(string tier, HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var ip = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var user = http.User.FindFirst("sub")?.Value;
+        var tenant = http.User.FindFirst("tid")?.Value;
+        var device = http.User.FindFirst("device")?.Value;
+        return tier switch
+        {
+            "auth" => $"auth:ip:{ip}",
+            "critical" => user is null ? $"critical:ip:{ip}" : $"critical:user:{user}:ip:{ip}",
+            "standard" => tenant is null ? $"standard:ip:{ip}" : $"standard:tenant:{tenant}",
+            "reporting" => user is null ? $"reporting:ip:{ip}" : $"reporting:user:{user}",
+            "ingestion" => device is null ? $"ingestion:ip:{ip}" : $"ingestion:device:{device}",
+            _ => $"{tier}:ip:{ip}",
+        };
+    }
+}
