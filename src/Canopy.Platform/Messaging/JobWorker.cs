@@ -253,38 +253,62 @@ public sealed partial class JobWorker(
     private async Task RunBatchAsync(QueueDefinition queue, ClaimedJob[] jobs)
     {
         var started = Stopwatch.GetTimestamp();
-        using var batchCancel = new CancellationTokenSource();
-        using var heartbeatStop = new CancellationTokenSource();
-        var heartbeats = jobs.Select(j => HeartbeatAsync(queue, j.Id, j.Attempt, batchCancel, heartbeatStop.Token)).ToArray();
-        var together = false;
+        // Each job keeps its own heartbeat (lease and cancellation) until it has settled: through
+        // the batch, and through the wait for its solo run if the batch falls back.
+        var cancels = jobs.Select(_ => new CancellationTokenSource()).ToArray();
+        var stops = jobs.Select(_ => new CancellationTokenSource()).ToArray();
+        var heartbeats = jobs.Select((j, i) => HeartbeatAsync(queue, j.Id, j.Attempt, cancels[i], stops[i].Token)).ToArray();
         try
         {
-            together = await TryRunTogetherAsync(queue, jobs, batchCancel.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            LogBatchFellBack(logger, queue.Name, jobs.Length, ex);
+            using var batchCancel = CancellationTokenSource.CreateLinkedTokenSource(cancels.Select(c => c.Token).ToArray());
+            var together = false;
+            try
+            {
+                together = await TryRunTogetherAsync(queue, jobs, batchCancel.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                LogBatchFellBack(logger, queue.Name, jobs.Length, ex);
+            }
+
+            if (together)
+            {
+                var elapsed = Stopwatch.GetElapsedTime(started);
+                foreach (var _ in jobs)
+                {
+                    metrics.Job(queue.Name, "succeeded", elapsed);
+                }
+
+                return;
+            }
+
+            for (var i = 0; i < jobs.Length; i++)
+            {
+                await stops[i].CancelAsync().ConfigureAwait(false);
+                await heartbeats[i].ConfigureAwait(false);
+                if (cancels[i].IsCancellationRequested)
+                {
+                    // Its cancellation was seen during the batch: honour it rather than run it again.
+                    await FinishAsync(jobs[i], "CANCELLED", "cancelled", "Cancelled on request.").ConfigureAwait(false);
+                    metrics.Job(queue.Name, "cancelled", Stopwatch.GetElapsedTime(started));
+                    continue;
+                }
+
+                await RunJobAsync(queue, jobs[i]).ConfigureAwait(false);
+            }
         }
         finally
         {
-            await heartbeatStop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(heartbeats).ConfigureAwait(false);
-        }
-
-        if (together)
-        {
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            foreach (var _ in jobs)
+            foreach (var stop in stops)
             {
-                metrics.Job(queue.Name, "succeeded", elapsed);
+                await stop.CancelAsync().ConfigureAwait(false);
             }
 
-            return;
-        }
-
-        foreach (var job in jobs)
-        {
-            await RunJobAsync(queue, job).ConfigureAwait(false);
+            await Task.WhenAll(heartbeats).ConfigureAwait(false);
+            foreach (var source in cancels.Concat(stops))
+            {
+                source.Dispose();
+            }
         }
     }
 

@@ -133,7 +133,7 @@ public sealed partial class RetentionWorker(NpgsqlDataSource dataSource, IOption
     protected override async Task RunOnceAsync(CancellationToken stoppingToken) =>
         LogPurged(_logger, await PurgeAsync(dataSource, TimeSpan.FromDays(options.Value.RetentionDays), stoppingToken).ConfigureAwait(false));
 
-    /// <summary>Deletes what is older than <paramref name="age"/> and finished; dead letters stay until resolved.</summary>
+    /// <summary>Deletes what is older than <paramref name="age"/> and finished, and expired idempotency keys; dead letters stay until resolved.</summary>
     public static async Task<long> PurgeAsync(NpgsqlDataSource dataSource, TimeSpan age, CancellationToken cancellationToken)
     {
         var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
@@ -150,8 +150,10 @@ public sealed partial class RetentionWorker(NpgsqlDataSource dataSource, IOption
                 jobs AS (
                     DELETE FROM platform.jobs
                      WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at < now() - $1
-                    RETURNING 1)
-                SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM inbox) + (SELECT count(*) FROM jobs)
+                    RETURNING 1),
+                -- Idempotency keys live 24 hours whatever the retention (API-RULES.md).
+                keys AS (DELETE FROM platform.idempotency_keys WHERE expires_at < now() RETURNING 1)
+                SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM inbox) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM keys)
                 """, connection, transaction);
             purge.Parameters.Add(new NpgsqlParameter { Value = age });
             var purged = (long)(await purge.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;

@@ -169,11 +169,22 @@ public sealed class MessagingOperations(PostgresDataSources dataSources)
         reader.GetString(7), reader.GetInt32(8), reader.GetInt32(9), WithoutExceptionType(reader.GetString(10)), reader.GetBoolean(11),
         reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12), reader.GetFieldValue<DateTimeOffset>(13), reader.GetFieldValue<DateTimeOffset>(14));
 
-    /// <summary>Stored errors read "ExceptionType: message"; only the message leaves the service.</summary>
+    /// <summary>
+    /// Stored errors read "ExceptionType: message". Only the failures a module raises on purpose
+    /// (a poison payload, a downstream outage) were written for people; anything else may hold
+    /// hosts, SQL or constraint names, so callers get a plain description and the trace in the logs.
+    /// </summary>
     private static string WithoutExceptionType(string error)
     {
-        var colon = error.IndexOf(": ", StringComparison.Ordinal);
-        return colon > 0 && !error[..colon].Contains(' ', StringComparison.Ordinal) ? error[(colon + 2)..] : error;
+        foreach (var authored in new[] { nameof(PoisonMessageException), nameof(DownstreamUnavailableException) })
+        {
+            if (error.StartsWith(authored + ": ", StringComparison.Ordinal))
+            {
+                return error[(authored.Length + 2)..];
+            }
+        }
+
+        return "The handler failed with an unexpected error; the service's logs hold the details.";
     }
 
     private sealed class Scoped(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable

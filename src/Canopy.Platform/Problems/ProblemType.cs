@@ -67,6 +67,11 @@ public static class ProblemTypes
         "What the request refers to was used up or has expired.",
         "Ask for a new one (for an invitation: ask an admin of the organisation to invite you again).");
 
+    public static readonly ProblemType IdempotencyKeyInFlight = new(
+        "idempotency-key-in-flight", 409, "A request with this Idempotency-Key is still running",
+        "An earlier request with the same Idempotency-Key has not finished yet.",
+        "Wait for the number of seconds in Retry-After, then send the same request again to get its answer.");
+
     public static readonly ProblemType PreconditionFailed = new(
         "precondition-failed", 412, "The resource has changed since you read it",
         "Someone else changed the resource after you read it.",
@@ -86,6 +91,11 @@ public static class ProblemTypes
         "validation-failed", 422, "Your request is invalid",
         "Some values in the request are not acceptable.",
         "Correct the members listed in errors and send the request again.");
+
+    public static readonly ProblemType IdempotencyKeyReused = new(
+        "idempotency-key-reused", 422, "This Idempotency-Key was used for another request",
+        "The Idempotency-Key was already used within 24 hours for a request with a different method, path or body.",
+        "Use a new Idempotency-Key for a new request; reuse a key only to retry the very same request.");
 
     public static readonly ProblemType PreconditionRequired = new(
         "precondition-required", 428, "This change needs If-Match",
@@ -116,7 +126,7 @@ public static class ProblemTypes
     public static IReadOnlyList<ProblemType> All { get; } =
     [
         MalformedRequest, Unauthenticated, InvalidCredentials, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
-        Gone, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, PreconditionRequired,
+        IdempotencyKeyInFlight, Gone, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, IdempotencyKeyReused, PreconditionRequired,
         QuotaExceeded, InternalError, ServiceUnavailable, RequestTimeout,
     ];
 

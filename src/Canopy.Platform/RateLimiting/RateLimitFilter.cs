@@ -34,11 +34,12 @@ public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limite
         var decision = await limiter.CheckAsync(RateLimitKeys.For(tier, http), quota, http.RequestAborted).ConfigureAwait(false);
         var policy = $"\"{tier}\";q={quota.Limit.ToString(CultureInfo.InvariantCulture)};w={quota.WindowSeconds.ToString(CultureInfo.InvariantCulture)}";
         var state = $"\"{tier}\";r={decision.Remaining.ToString(CultureInfo.InvariantCulture)};t={decision.ResetSeconds.ToString(CultureInfo.InvariantCulture)}";
-        // Set as the response starts: an error page clears headers set earlier.
+        // Set as the response starts (an error page clears headers set earlier), beside any
+        // policy the operation itself reports (a list of policies, as the draft allows).
         http.Response.OnStarting(() =>
         {
-            http.Response.Headers["RateLimit-Policy"] = policy;
-            http.Response.Headers["RateLimit"] = state;
+            Prepend(http.Response.Headers, "RateLimit-Policy", policy);
+            Prepend(http.Response.Headers, "RateLimit", state);
             return Task.CompletedTask;
         });
         if (decision.Allowed)
@@ -55,6 +56,9 @@ public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limite
         problem.Extensions["violated_policies"] = new[] { tier };
         context.Result = new Microsoft.AspNetCore.Mvc.ObjectResult(problem) { StatusCode = StatusCodes.Status429TooManyRequests, ContentTypes = { ProblemFactory.MediaType } };
     }
+
+    private static void Prepend(IHeaderDictionary headers, string name, string item) =>
+        headers[name] = headers.TryGetValue(name, out var existing) && existing.Count > 0 ? $"{item}, {existing}" : item;
 }
 
 /// <summary>Whose quota a request spends, per tier (DESIGN.md).</summary>

@@ -83,13 +83,27 @@ public sealed class MemberTests : IClassFixture<IdentityHost>
     }
 
     [Fact]
-    public async Task Given_an_email_that_already_has_an_account_Then_inviting_it_is_409()
+    public async Task Given_an_address_with_an_account_elsewhere_Then_inviting_it_does_not_tell_and_accepting_is_409()
     {
         var owner = await _api.NewAccountAsync();
         var other = await _api.NewAccountAsync();
         var tokens = await _api.TokensAsync(owner.Email);
 
-        using var response = await Invite(tokens.Access, other.Email.ToUpperInvariant(), "viewer");
+        using var invited = await Invite(tokens.Access, other.Email.ToUpperInvariant(), "viewer");
+
+        Assert.Equal(HttpStatusCode.Created, invited.StatusCode);
+        using var accepted = await Accept(await _host.InvitationTokenAsync((await IdentityApi.Json(invited)).GetProperty("id").GetGuid()));
+        await ProblemAssert.IsProblemAsync(accepted, HttpStatusCode.Conflict, "conflict");
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.memberships WHERE tenant_id = $1", owner.TenantId));
+    }
+
+    [Fact]
+    public async Task Given_an_address_of_a_member_of_the_same_organisation_Then_inviting_it_is_409()
+    {
+        var owner = await _api.NewAccountAsync();
+        var tokens = await _api.TokensAsync(owner.Email);
+
+        using var response = await Invite(tokens.Access, owner.Email.ToUpperInvariant(), "viewer");
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Conflict, "conflict");
     }

@@ -40,26 +40,30 @@ public sealed class MyDataTests : IClassFixture<IdentityHost>
         // The last owner cannot erase themselves: hand ownership over first.
         using var lastOwner = await _api.PostAsync("/api/v1/me/erase", null, ownerTokens.Access, Guid.NewGuid().ToString());
         await ProblemAssert.IsProblemAsync(lastOwner, HttpStatusCode.Conflict, "conflict");
-
-        using var invite = await _api.PostAsync("/api/v1/invitations", new { email = IdentityApi.NewEmail(), role = "owner" }, ownerTokens.Access, Guid.NewGuid().ToString());
+        var email = IdentityApi.NewEmail("co-owner");
+        using var invite = await _api.PostAsync("/api/v1/invitations", new { email, role = "owner" }, ownerTokens.Access, Guid.NewGuid().ToString());
         Assert.Equal(HttpStatusCode.Created, invite.StatusCode);
-        var coOwnerId = await AcceptLatestInvitationAsync(owner.TenantId);
-        Assert.NotEqual(Guid.Empty, coOwnerId);
+        var coOwner = await AcceptLatestInvitationAsync(owner.TenantId);
+        var tokens = await _api.TokensAsync(email);
+        var userId = await IdentityApi.ScalarAsync<Guid>("SELECT user_id FROM identity.memberships WHERE id = $1", coOwner);
 
-        using var erased = await _api.PostAsync("/api/v1/me/erase", null, ownerTokens.Access, Guid.NewGuid().ToString());
+        using var erased = await _api.PostAsync("/api/v1/me/erase", null, tokens.Access, Guid.NewGuid().ToString());
 
         Assert.Equal(HttpStatusCode.NoContent, erased.StatusCode);
-        using var me = await _api.GetAsync("/api/v1/me", ownerTokens.Access);
+        using var me = await _api.GetAsync("/api/v1/me", tokens.Access);
         await ProblemAssert.IsProblemAsync(me, HttpStatusCode.Unauthorized, "unauthenticated");
-        using var refresh = await _api.RefreshAsync(ownerTokens.Refresh);
+        using var refresh = await _api.RefreshAsync(tokens.Refresh);
         Assert.Equal(HttpStatusCode.Unauthorized, refresh.StatusCode);
-        using var signIn = await _api.SignInAsync(owner.Email);
+        using var signIn = await _api.SignInAsync(email);
         Assert.Equal(HttpStatusCode.Unauthorized, signIn.StatusCode);
-        Assert.Equal("ERASED", await IdentityApi.ScalarAsync<string>("SELECT status FROM identity.users WHERE id = $1", owner.UserId));
+        Assert.Equal("ERASED", await IdentityApi.ScalarAsync<string>("SELECT status FROM identity.users WHERE id = $1", userId));
         Assert.Equal(0L, await IdentityApi.ScalarAsync<long>(
-            "SELECT count(*) FROM identity.users WHERE id = $1 AND (email_cipher IS NOT NULL OR email_index IS NOT NULL OR display_name_cipher IS NOT NULL OR password_hash IS NOT NULL)", owner.UserId));
-        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE subject_id = $1 AND kind = 'erased'", owner.UserId));
-        Assert.True(await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE subject_id = $1", owner.UserId) >= 3);
+            "SELECT count(*) FROM identity.users WHERE id = $1 AND (email_cipher IS NOT NULL OR email_index IS NOT NULL OR display_name_cipher IS NOT NULL OR password_hash IS NOT NULL)", userId));
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.invitations WHERE tenant_id = $1", owner.TenantId));
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE subject_id = $1 AND kind = 'erased'", userId));
+        Assert.True(await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE subject_id = $1", userId) >= 3);
+        using var stillOwner = await _api.GetAsync("/api/v1/me", ownerTokens.Access);
+        Assert.Equal(HttpStatusCode.OK, stillOwner.StatusCode);
     }
 
     private async Task<Guid> AcceptLatestInvitationAsync(Guid tenant)

@@ -13,6 +13,7 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
     public async Task Given_an_unknown_email_and_a_wrong_password_Then_the_answers_are_the_same_problem()
     {
         var account = await _api.NewAccountAsync();
+        var unknownBefore = await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE tenant_id IS NULL AND kind = 'login_failed'");
 
         using var unknown = await _api.SignInAsync(IdentityApi.NewEmail("nobody"));
         using var wrong = await _api.SignInAsync(account.Email, "not-the-password-at-all");
@@ -21,6 +22,8 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
         var b = await ProblemAssert.IsProblemAsync(wrong, HttpStatusCode.Unauthorized, "invalid-credentials");
         Assert.Equal(a.GetProperty("detail").GetString(), b.GetProperty("detail").GetString());
         Assert.Equal(unknown.Headers.WwwAuthenticate.ToString(), wrong.Headers.WwwAuthenticate.ToString());
+        // Both were written to a security log: the unknown address to the chain of no account.
+        Assert.True(await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE tenant_id IS NULL AND kind = 'login_failed'") > unknownBefore);
     }
 
     [Fact]

@@ -52,7 +52,7 @@ internal sealed class SecurityLog(TimeProvider time)
         await using var command = new NpgsqlCommand("""
             SELECT e.chain_seq, e.prev_hash, e.hash, identity.security_event_content(e)
             FROM identity.security_events e
-            WHERE e.tenant_id IS NOT DISTINCT FROM $1
+            WHERE COALESCE(e.tenant_id, '00000000-0000-0000-0000-000000000000') = COALESCE($1, '00000000-0000-0000-0000-000000000000')
             ORDER BY e.chain_seq
             """, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });

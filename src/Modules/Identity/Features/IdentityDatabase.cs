@@ -23,17 +23,22 @@ internal sealed class IdentityDatabase(PostgresDataSources dataSources)
         return result is Guid tenant ? tenant : null;
     }
 
-    public async Task<Transaction> BeginAsync(Guid tenantId, CancellationToken cancellationToken)
+    /// <summary>A transaction bound to a tenant; with none, it sees no tenant's rows (the security log's chain of unknown accounts).</summary>
+    public async Task<Transaction> BeginAsync(Guid? tenantId, CancellationToken cancellationToken)
     {
         var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
         return new Transaction(connection, transaction);
     }
 
-    /// <summary>Serialises membership changes of one organisation (the last-owner rule depends on all of them).</summary>
+    /// <summary>
+    /// Serialises membership changes of one organisation (the last-owner rule depends on all of
+    /// them). NO KEY UPDATE: rows that only reference the tenant (sign-ins, log entries) keep
+    /// being written meanwhile, so this lock never waits on, or deadlocks with, them.
+    /// </summary>
     public static async Task LockTenantAsync(Transaction tx, Guid tenantId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        await using var command = tx.Command("SELECT 1 FROM identity.tenants WHERE id = $1 FOR UPDATE", tenantId);
+        await using var command = tx.Command("SELECT 1 FROM identity.tenants WHERE id = $1 FOR NO KEY UPDATE", tenantId);
         await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
     }
 

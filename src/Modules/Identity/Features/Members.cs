@@ -66,17 +66,23 @@ internal sealed class Members(
         var role = MemberRoles.FromContract(request.Role);
         Require(new CannotActAboveOwnRoleRule(caller.Role, role), ProblemTypes.Forbidden);
         var index = pii.EmailIndex(request.Email);
-        if (await database.TenantOfAsync("email", index, cancellationToken).ConfigureAwait(false) is not null)
-        {
-            throw Users.EmailTaken();
-        }
-
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
         var token = OpaqueTokens.New(InvitationPrefix);
         var expires = now.AddDays(options.Value.InvitationDays);
         var email = request.Email.Trim();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
+        // Only the caller's own organisation is consulted: whether the address has an account
+        // elsewhere is not theirs to learn (accepting then answers 409 to the invitee alone).
+        await using (var member = tx.Command("SELECT 1 FROM identity.users WHERE email_index = $1", new NpgsqlParameter { Value = index, NpgsqlDbType = NpgsqlDbType.Bytea }))
+        {
+            if (await member.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null)
+            {
+                throw new ProblemException(ProblemTypes.Conflict, "This address already belongs to a member of your organisation.",
+                    [new FieldError("Already a member.", Pointer: "#/email")]);
+            }
+        }
+
         await tx.ExecuteAsync("""
             INSERT INTO identity.invitations (id, tenant_id, email_index, email_cipher, role, token_hash, expires_at, created_at, created_by)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -112,34 +118,31 @@ internal sealed class Members(
             throw InvitationUnusable();
         }
 
-        var now = time.GetUtcNow();
-        await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
-        await using var command = tx.Command(
-            "SELECT id, email_cipher, role, expires_at, accepted_at FROM identity.invitations WHERE token_hash = $1 FOR UPDATE",
-            new NpgsqlParameter { Value = tokenHash, NpgsqlDbType = NpgsqlDbType.Bytea });
-        Guid invitationId;
-        string email;
-        MemberRole role;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        // Read and hash first, outside the locking transaction (Argon2 holds no lock or connection).
+        var invitation = await ReadInvitationAsync(tenant, tokenHash, locking: false, cancellationToken).ConfigureAwait(false);
+        if (invitation is null || invitation.Accepted || time.GetUtcNow() >= invitation.ExpiresAt)
         {
-            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-                || !reader.IsDBNull(4)
-                || now >= reader.GetFieldValue<DateTimeOffset>(3))
-            {
-                throw InvitationUnusable();
-            }
-
-            invitationId = reader.GetGuid(0);
-            email = pii.Decrypt((byte[])reader[1]);
-            role = MemberRoles.Parse(reader.GetString(2));
+            throw InvitationUnusable();
         }
 
-        Passwords.Require(new PasswordMustBeStrongRule(request.Password, email));
+        Passwords.Require(new PasswordMustBeStrongRule(request.Password, invitation.Email));
+        var passwordHash = await passwords.HashAsync(request.Password, cancellationToken).ConfigureAwait(false);
+
+        var now = time.GetUtcNow();
+        await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
+        // Spent once: the row lock makes a second acceptance wait, then find it accepted.
+        var locked = await ReadInvitationAsync(tx, tokenHash, locking: true, cancellationToken).ConfigureAwait(false);
+        if (locked is null || locked.Accepted || now >= locked.ExpiresAt)
+        {
+            throw InvitationUnusable();
+        }
+
+        var (invitationId, email, role) = (locked.Id, locked.Email, locked.Role);
         var userId = Guid.CreateVersion7(now);
         var memberId = Guid.CreateVersion7(now);
         try
         {
-            await Users.InsertAsync(tx, pii, userId, tenant, email, request.Display_name, passwords.Hash(request.Password), now, cancellationToken).ConfigureAwait(false);
+            await Users.InsertAsync(tx, pii, userId, tenant, email, request.Display_name, passwordHash, now, cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (IdentityDatabase.IsUniqueViolation(ex, Users.EmailIndexConstraint))
         {
@@ -195,6 +198,26 @@ internal sealed class Members(
         await revocations.RequireMembershipVersionAsync(memberId, target.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private async Task<InvitationRecord?> ReadInvitationAsync(Guid tenant, byte[] tokenHash, bool locking, CancellationToken cancellationToken)
+    {
+        await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
+        return await ReadInvitationAsync(tx, tokenHash, locking, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<InvitationRecord?> ReadInvitationAsync(IdentityDatabase.Transaction tx, byte[] tokenHash, bool locking, CancellationToken cancellationToken)
+    {
+        await using var command = tx.Command(
+            "SELECT id, email_cipher, role, expires_at, accepted_at IS NOT NULL FROM identity.invitations WHERE token_hash = $1" + (locking ? " FOR UPDATE" : ""),
+            new NpgsqlParameter { Value = tokenHash, NpgsqlDbType = NpgsqlDbType.Bytea });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new InvitationRecord(reader.GetGuid(0), pii.Decrypt((byte[])reader[1]), MemberRoles.Parse(reader.GetString(2)),
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetBoolean(4))
+            : null;
+    }
+
+    private sealed record InvitationRecord(Guid Id, string Email, MemberRole Role, DateTimeOffset ExpiresAt, bool Accepted);
 
     /// <summary>Soft-deletes the membership and ends every refresh token of its user.</summary>
     public static async Task EndMembershipAsync(IdentityDatabase.Transaction tx, MemberRecord target, DateTimeOffset now, CancellationToken cancellationToken)

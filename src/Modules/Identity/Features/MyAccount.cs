@@ -72,6 +72,11 @@ internal sealed class MyAccount(
         }
 
         await Members.EndMembershipAsync(tx, membership, now, cancellationToken).ConfigureAwait(false);
+        // The invitations that carried the address go too (the one accepted and any still open).
+        await tx.ExecuteAsync("""
+            DELETE FROM identity.invitations
+             WHERE accepted_by = $1 OR email_index = (SELECT email_index FROM identity.users WHERE id = $1)
+            """, cancellationToken, caller.UserId).ConfigureAwait(false);
         await tx.ExecuteAsync("""
             UPDATE identity.users SET status = 'ERASED', email_index = NULL, email_cipher = NULL, display_name_cipher = NULL,
                 password_hash = NULL, failed_logins = 0, first_failure_at = NULL, locked_until = NULL, updated_at = $2, version = version + 1

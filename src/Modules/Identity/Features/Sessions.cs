@@ -34,68 +34,58 @@ internal sealed class Sessions(
     {
         ArgumentNullException.ThrowIfNull(request);
         var index = pii.EmailIndex(request.Email);
-        var tenantId = await database.TenantOfAsync("email", index, cancellationToken).ConfigureAwait(false);
-        if (tenantId is not { } tenant)
+        var tenant = await database.TenantOfAsync("email", index, cancellationToken).ConfigureAwait(false);
+        var account = tenant is { } t ? await ReadAccountAsync(t, index, cancellationToken).ConfigureAwait(false) : null;
+
+        // Argon2 runs outside any transaction: no connection or row lock is held while it works.
+        // An unknown e-mail and a locked account verify against a decoy, so every answer costs the same.
+        var checkable = account is not null && !LockoutPolicy.IsLocked(account.State, time.GetUtcNow());
+        var passwordMatches = await passwords.VerifyAsync(checkable ? account!.PasswordHash : null, request.Password, cancellationToken).ConfigureAwait(false);
+        var rehash = passwordMatches && passwords.NeedsRehash(account!.PasswordHash)
+            ? await passwords.HashAsync(request.Password, cancellationToken).ConfigureAwait(false)
+            : null;
+
+        if (account is null)
         {
-            passwords.Verify(null, request.Password);
+            // Logged in the chain of failures that match no account: the same work as a wrong password.
+            await using var unknown = await database.BeginAsync(null, cancellationToken).ConfigureAwait(false);
+            await log.AppendAsync(unknown.Connection, unknown.Inner, null, SecurityEventKinds.LoginFailed, null, null, address, cancellationToken,
+                new { reason = "unknown_account" }).ConfigureAwait(false);
+            await unknown.CommitAsync(cancellationToken).ConfigureAwait(false);
             throw SignInRefused();
         }
 
+        // The outcome is settled under the row lock, against the state as it is now, so
+        // concurrent attempts on one account are all counted.
+        await using var tx = await database.BeginAsync(account.TenantId, cancellationToken).ConfigureAwait(false);
+        var current = await ReadAccountAsync(tx, index, cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
-        await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
-        // The row lock orders concurrent attempts on one account, so every failure is counted.
-        await using var command = tx.Command("""
-            SELECT u.id, u.password_hash, u.failed_logins, u.first_failure_at, u.locked_until, m.id, m.role, m.version
-            FROM identity.users u
-            LEFT JOIN identity.memberships m ON m.user_id = u.id AND NOT m.is_deleted
-            WHERE u.email_index = $1 AND u.status = 'ACTIVE'
-            FOR UPDATE OF u
-            """, new Npgsql.NpgsqlParameter { Value = index, NpgsqlDbType = NpgsqlDbType.Bytea });
-        Guid userId;
-        string hash;
-        LockoutState state;
-        AccessTokenSubject? subject = null;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        if (current is null || current.UserId != account.UserId)
         {
-            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                passwords.Verify(null, request.Password);
-                throw SignInRefused();
-            }
-
-            userId = reader.GetGuid(0);
-            hash = reader.GetString(1);
-            state = new LockoutState(
-                reader.GetInt32(2),
-                reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
-            if (!reader.IsDBNull(5))
-            {
-                subject = new AccessTokenSubject(userId, tenant, reader.GetGuid(5), MemberRoles.Parse(reader.GetString(6)), reader.GetInt32(7));
-            }
+            throw SignInRefused();
         }
 
-        if (LockoutPolicy.IsLocked(state, now))
+        if (LockoutPolicy.IsLocked(current.State, now))
         {
-            passwords.Verify(null, request.Password);
-            await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.LoginFailed, null, userId, address, cancellationToken, new { reason = "locked" }).ConfigureAwait(false);
+            await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LoginFailed, null, current.UserId, address, cancellationToken,
+                new { reason = "locked" }).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             throw SignInRefused();
         }
 
-        if (!passwords.Verify(hash, request.Password) || subject is null)
+        if (!passwordMatches || current.PasswordHash != account.PasswordHash || current.Subject is null)
         {
-            var next = Lockout.AfterFailure(state, now);
+            var next = Lockout.AfterFailure(current.State, now);
             await tx.ExecuteAsync(
                 "UPDATE identity.users SET failed_logins = $2, first_failure_at = $3, locked_until = $4 WHERE id = $1",
-                cancellationToken, userId, next.Failures,
+                cancellationToken, current.UserId, next.Failures,
                 IdentityDatabase.Nullable(next.FirstFailureAt, NpgsqlDbType.TimestampTz),
                 IdentityDatabase.Nullable(next.LockedUntil, NpgsqlDbType.TimestampTz)).ConfigureAwait(false);
-            await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.LoginFailed, null, userId, address, cancellationToken,
-                new { reason = subject is null ? "no_membership" : "wrong_password" }).ConfigureAwait(false);
+            await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LoginFailed, null, current.UserId, address, cancellationToken,
+                new { reason = current.Subject is null ? "no_membership" : "wrong_password" }).ConfigureAwait(false);
             if (LockoutPolicy.IsLocked(next, now))
             {
-                await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.LockedOut, null, userId, address, cancellationToken,
+                await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LockedOut, null, current.UserId, address, cancellationToken,
                     new { until = next.LockedUntil }).ConfigureAwait(false);
             }
 
@@ -103,15 +93,48 @@ internal sealed class Sessions(
             throw SignInRefused();
         }
 
-        var rehash = passwords.NeedsRehash(hash) ? passwords.Hash(request.Password) : hash;
         await tx.ExecuteAsync(
             "UPDATE identity.users SET failed_logins = 0, first_failure_at = NULL, locked_until = NULL, password_hash = $2 WHERE id = $1",
-            cancellationToken, userId, rehash).ConfigureAwait(false);
-        var refresh = await StoreRefreshTokenAsync(tx, subject, Guid.CreateVersion7(now), request.Device_fingerprint, now, cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.LoginSucceeded, userId, userId, address, cancellationToken).ConfigureAwait(false);
+            cancellationToken, current.UserId, rehash ?? current.PasswordHash).ConfigureAwait(false);
+        var refresh = await StoreRefreshTokenAsync(tx, current.Subject, Guid.CreateVersion7(now), request.Device_fingerprint, now, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LoginSucceeded, current.UserId, current.UserId, address, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return Tokens(subject, refresh);
+        return Tokens(current.Subject, refresh);
     }
+
+    /// <summary>An account as sign-in needs it, read in a short transaction of its own.</summary>
+    private async Task<Account?> ReadAccountAsync(Guid tenant, byte[] index, CancellationToken cancellationToken)
+    {
+        await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
+        return await ReadAccountAsync(tx, index, cancellationToken, locking: false).ConfigureAwait(false);
+    }
+
+    private static async Task<Account?> ReadAccountAsync(IdentityDatabase.Transaction tx, byte[] index, CancellationToken cancellationToken, bool locking = true)
+    {
+        await using var command = tx.Command($"""
+            SELECT u.id, u.tenant_id, u.password_hash, u.failed_logins, u.first_failure_at, u.locked_until, m.id, m.role, m.version
+            FROM identity.users u
+            LEFT JOIN identity.memberships m ON m.user_id = u.id AND NOT m.is_deleted
+            WHERE u.email_index = $1 AND u.status = 'ACTIVE'
+            {(locking ? "FOR NO KEY UPDATE OF u" : "")}
+            """, new Npgsql.NpgsqlParameter { Value = index, NpgsqlDbType = NpgsqlDbType.Bytea });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var user = reader.GetGuid(0);
+        var tenant = reader.GetGuid(1);
+        var state = new LockoutState(
+            reader.GetInt32(3),
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4),
+            reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
+        var subject = reader.IsDBNull(6) ? null : new AccessTokenSubject(user, tenant, reader.GetGuid(6), MemberRoles.Parse(reader.GetString(7)), reader.GetInt32(8));
+        return new Account(user, tenant, reader.GetString(2), state, subject);
+    }
+
+    private sealed record Account(Guid UserId, Guid TenantId, string PasswordHash, LockoutState State, AccessTokenSubject? Subject);
 
     public async Task<TokenResponse> RefreshAsync(RefreshTokensRequest request, IPAddress? address, CancellationToken cancellationToken)
     {

@@ -16,7 +16,7 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
     {
         ArgumentNullException.ThrowIfNull(request);
         Passwords.Require(new PasswordMustBeStrongRule(request.Password, request.Email));
-        var hash = passwords.Hash(request.Password);
+        var hash = await passwords.HashAsync(request.Password, cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var tenantId = Guid.CreateVersion7(now);
         var userId = Guid.CreateVersion7(now);

@@ -125,6 +125,8 @@ CREATE POLICY scoped ON identity.security_events USING (platform.row_visible(ten
 
 GRANT SELECT, INSERT, UPDATE ON identity.tenants, identity.users, identity.memberships,
     identity.refresh_tokens, identity.invitations TO {{app_role}};
+-- Erasure deletes the invitations that carried the person's address.
+GRANT DELETE ON identity.invitations TO {{app_role}};
 -- Append-only: the application reads the log and appends through identity.append_security_event.
 GRANT SELECT ON identity.security_events TO {{app_role}};
 GRANT EXECUTE ON FUNCTION identity.current_tenant() TO {{app_role}};
@@ -133,9 +135,11 @@ GRANT EXECUTE ON FUNCTION identity.current_tenant() TO {{app_role}};
 CREATE FUNCTION identity.security_event_content(e identity.security_events) RETURNS bytea
     LANGUAGE sql IMMUTABLE AS
 $$
-    SELECT convert_to(concat_ws('|', e.id, e.tenant_id, e.chain_seq, e.kind,
+    -- Every field keeps its position (NULL as the empty string), so no two entries that differ
+    -- in which field is NULL share a content.
+    SELECT convert_to(concat_ws('|', e.id, coalesce(e.tenant_id::text, ''), e.chain_seq, e.kind,
         to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        e.actor_id, e.subject_id, e.detail::text), 'UTF8')
+        coalesce(e.actor_id::text, ''), coalesce(e.subject_id::text, ''), e.detail::text), 'UTF8')
 $$;
 
 -- Appends one entry to its tenant's chain (tenant NULL: the chain of failures that match no
@@ -155,8 +159,10 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('identity.security_events'), hashtext(COALESCE(p_tenant::text, '-')));
     PERFORM set_config('app.scope', 'platform', true);
+    -- The same expression as security_events_chain, so the head of the chain is one index probe.
     SELECT * INTO last FROM identity.security_events
-        WHERE tenant_id IS NOT DISTINCT FROM p_tenant ORDER BY chain_seq DESC LIMIT 1;
+        WHERE COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000') = COALESCE(p_tenant, '00000000-0000-0000-0000-000000000000')
+        ORDER BY chain_seq DESC LIMIT 1;
     entry.id := p_id;
     entry.tenant_id := p_tenant;
     entry.chain_seq := COALESCE(last.chain_seq, 0) + 1;
