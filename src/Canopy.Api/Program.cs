@@ -3,6 +3,7 @@ using Canopy.Api;
 using Canopy.Identity;
 using Canopy.Platform.Data;
 using Canopy.Platform.Health;
+using Canopy.Platform.Idempotency;
 using Canopy.Platform.Http;
 using Canopy.Platform.Metrics;
 using Canopy.Platform.Messaging;
@@ -48,6 +49,7 @@ try
     builder.Services.AddCanopyHealth(configuration);
     builder.Services.AddCanopyMetrics(configuration);
     builder.Services.AddCanopyRateLimiting(configuration);
+    builder.Services.AddCanopyIdempotency();
     builder.Services.AddCanopyMigrations(configuration, IdentityModule.Migrations);
     builder.Services.AddIdentityModule(configuration);
 
@@ -75,6 +77,7 @@ try
         {
             mvc.Filters.Add<OperationAccessFilter>();
             mvc.Filters.Add<RateLimitFilter>();
+            mvc.Filters.Add<IdempotencyFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();
             mvc.ModelMetadataDetailsProviders.Add(new SystemTextJsonValidationMetadataProvider());

@@ -39,7 +39,7 @@ public sealed record TriageResult(TriageOutcome Outcome, DeadLetterView? Letter,
 /// found", never "forbidden". Replays run in platform scope once visibility is established, so
 /// the 50-a-minute budget counts every replay of the platform.
 /// </summary>
-public sealed class MessagingOperations(PostgresDataSources dataSources)
+public sealed class MessagingOperations(PostgresDataSources dataSources, Idempotency.IdempotencyClaims idempotency)
 {
     private const string LetterColumns = """
         id, source, source_id, queue, type, owner, triage, status, replays, jsonb_array_length(attempts),
@@ -130,6 +130,11 @@ public sealed class MessagingOperations(PostgresDataSources dataSources)
         await tx.EnterPlatformScopeAsync(cancellationToken).ConfigureAwait(false);
         var (outcome, retryAfter) = await action(tx, cancellationToken).ConfigureAwait(false);
         var letter = await ReadLetterAsync(tx, deadLetterId, cancellationToken).ConfigureAwait(false);
+        if (outcome == TriageOutcome.Done)
+        {
+            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+        }
+
         await tx.Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new TriageResult(outcome, letter, retryAfter);
     }

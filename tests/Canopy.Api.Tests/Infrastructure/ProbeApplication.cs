@@ -30,6 +30,10 @@ internal static class ProbeApplication
                   schema: { type: string, minLength: 1, maxLength: 20 }
             post:
               operationId: testCreateItem
+          /test-only/flaky:
+            post:
+              operationId: testFlaky
+              x-idempotency: required
           /test-only/upload:
             post:
               operationId: testUpload

@@ -55,9 +55,28 @@ public sealed class ProbeController(CursorCodec cursors) : ControllerBase
         return Ok();
     }
 
+    /// <summary>Fails with a 500 on the first call of each marker, succeeds afterwards; counts its runs.</summary>
+    [HttpPost("flaky", Name = "testFlaky")]
+    public IActionResult Flaky([FromBody] ProbeFlaky body)
+    {
+        var runs = FlakyRuns.AddOrUpdate(body.Marker, 1, (_, n) => n + 1);
+        return runs == 1
+            ? throw new InvalidOperationException("The first run of this marker fails on purpose.")
+            : Ok(new { marker = body.Marker, runs });
+    }
+
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, int> FlakyRuns { get; } = new(StringComparer.Ordinal);
+
     [HttpGet("throw", Name = "testThrow")]
     public IActionResult Throw() =>
         throw new InvalidOperationException($"secret-connection-detail: Host=db.internal;Password=hunter2 on {Request.Path}");
+}
+
+public sealed record ProbeFlaky
+{
+    [JsonPropertyName("marker")]
+    [Required]
+    public required string Marker { get; set; }
 }
 
 public enum ProbeKind

@@ -5,6 +5,7 @@
 // - writes a summary of what was provoked, run and skipped.
 'use strict';
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const yaml = require('js-yaml');
@@ -38,6 +39,11 @@ function install(hooks, { specPath, plan, summaryPath }) {
       transaction.fail = `${key}: no hook provokes this documented status and no skip reason is given (add one to the version's hooks).`;
       record.kind = 'unplanned';
       return done();
+    }
+    // Every transaction is a new logical request: one example Idempotency-Key reused across
+    // them would be answered as a replay or a reused key. A plan may still remove or set it.
+    for (const name of Object.keys(transaction.request.headers || {})) {
+      if (name.toLowerCase() === 'idempotency-key') transaction.request.headers[name] = crypto.randomUUID();
     }
     record.kind = entry && entry.provoke ? 'provoked' : 'run';
     Promise.resolve(entry && entry.provoke ? entry.provoke(transaction) : undefined)

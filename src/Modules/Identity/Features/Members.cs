@@ -3,6 +3,7 @@ using Canopy.Contracts;
 using Canopy.Identity.Audit;
 using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
+using Canopy.Platform.Idempotency;
 using Canopy.Platform.Data;
 using Canopy.Platform.Messaging;
 using Canopy.Platform.Problems;
@@ -22,6 +23,7 @@ internal sealed class Members(
     MessageWriter messages,
     CursorCodec cursors,
     SecurityLog log,
+    IdempotencyClaims idempotency,
     IOptions<IdentityOptions> options,
     TimeProvider time)
 {
@@ -105,6 +107,7 @@ internal sealed class Members(
         }, caller.TenantId, id, cancellationToken).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.InvitationCreated, caller.UserId, null, address, cancellationToken,
             new { invitation = id, role = role.Name() }).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Invitation { Id = id, Email = email, Role = request.Role, Expires_at = expires };
     }
@@ -155,6 +158,7 @@ internal sealed class Members(
         await tx.ExecuteAsync("UPDATE identity.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", cancellationToken, invitationId, now, userId).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.InvitationAccepted, userId, userId, address, cancellationToken,
             new { invitation = invitationId, role = role.Name() }).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Member { Id = memberId, User_id = userId, Role = role.ToContract(), Display_name = request.Display_name.Trim(), Joined_at = now };
     }
@@ -179,6 +183,7 @@ internal sealed class Members(
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.RoleChanged, caller.UserId, target.UserId, address, cancellationToken,
             new { from = target.Role.Name(), to = role.Name() }).ConfigureAwait(false);
         // Before the commit: if Redis cannot take the note, nothing changes (the old role's tokens must stop).
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(memberId, version, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (target with { Role = role, Version = version }).ToContract();
@@ -195,6 +200,7 @@ internal sealed class Members(
         Require(new OrganisationKeepsAnOwnerRule(target.Role, null, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
         await EndMembershipAsync(tx, target, now, cancellationToken).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.MemberRemoved, caller.UserId, target.UserId, address, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(memberId, target.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -3,6 +3,7 @@ using Canopy.Contracts;
 using Canopy.Identity.Audit;
 using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
+using Canopy.Platform.Idempotency;
 using Canopy.Platform.Problems;
 
 namespace Canopy.Identity.Features;
@@ -15,6 +16,7 @@ internal sealed class MyAccount(
     TokenRevocations revocations,
     AccessTokens accessTokens,
     SecurityLog log,
+    IdempotencyClaims idempotency,
     TimeProvider time)
 {
     public async Task<Me> GetAsync(AccessTokenSubject caller, CancellationToken cancellationToken)
@@ -83,6 +85,7 @@ internal sealed class MyAccount(
             WHERE id = $1
             """, cancellationToken, caller.UserId, now).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, null, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(caller.MemberId, membership.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await revocations.BlockTokenAsync(jti, accessExpires, now).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

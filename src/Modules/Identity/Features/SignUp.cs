@@ -3,6 +3,7 @@ using Canopy.Contracts;
 using Canopy.Identity.Audit;
 using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
+using Canopy.Platform.Idempotency;
 using Canopy.Platform.Problems;
 using Npgsql;
 using NpgsqlTypes;
@@ -10,7 +11,7 @@ using NpgsqlTypes;
 namespace Canopy.Identity.Features;
 
 /// <summary>Creates an organisation and its owner in one transaction.</summary>
-internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, PasswordHasher passwords, SecurityLog log, TimeProvider time)
+internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, PasswordHasher passwords, SecurityLog log, IdempotencyClaims idempotency, TimeProvider time)
 {
     public async Task<SignUpResult> HandleAsync(SignUpRequest request, IPAddress? address, CancellationToken cancellationToken)
     {
@@ -34,6 +35,7 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
                 "INSERT INTO identity.memberships (id, tenant_id, user_id, role, joined_at, created_at, updated_at, created_by) VALUES ($1, $2, $3, 'owner', $4, $4, $4, $3)",
                 cancellationToken, memberId, tenantId, userId, now).ConfigureAwait(false);
             await log.AppendAsync(tx.Connection, tx.Inner, tenantId, SecurityEventKinds.SignedUp, userId, userId, address, cancellationToken).ConfigureAwait(false);
+            await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (IdentityDatabase.IsUniqueViolation(ex, Users.EmailIndexConstraint))

@@ -1,0 +1,147 @@
+using Canopy.Platform.Problems;
+using Canopy.Platform.Spec;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Filters;
+
+namespace Canopy.Platform.Idempotency;
+
+/// <summary>
+/// Idempotency-Key for operations with <c>x-idempotency</c> (API-RULES.md): a key is scoped by
+/// tenant, principal, operation and the key itself; the first request runs, a retry with the
+/// same method, path and body gets the stored answer byte for byte with
+/// <c>Idempotent-Replayed: true</c>, a different request under the same key gets 422, and one
+/// that arrives while the first is running gets 409 with <c>Retry-After: 1</c>. 2XX and 4XX
+/// answers are kept for 24 hours; 5XX are not (the client may retry).
+/// </summary>
+public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore store, IEnumerable<IExceptionHandler> exceptionHandlers) : IAsyncResourceFilter
+{
+    public const string Extension = "x-idempotency";
+    public const string Header = "Idempotency-Key";
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
+    // Headers a replay must carry besides the body (Location, ETag) and its media type.
+    private static readonly string[] KeptHeaders = ["Content-Type", "Location", "ETag", "Cache-Control"];
+
+    public async Task OnResourceExecutionAsync(ResourceExecutingContext context, ResourceExecutionDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
+        var mode = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        var http = context.HttpContext;
+        var raw = http.Request.Headers[Header].ToString();
+        if (mode is not ("required" or "optional") || (raw.Length == 0 && mode == "optional"))
+        {
+            await next().ConfigureAwait(false);
+            return;
+        }
+
+        if (IdempotencyKey.Parse(raw) is not { } key)
+        {
+            context.Result = BadKey(http, raw.Length == 0
+                ? "This operation needs an Idempotency-Key header (a UUID is a good choice)."
+                : $"The Idempotency-Key must be 1 to {IdempotencyKey.MaxLength} visible ASCII characters, bare or as a quoted string.");
+            return;
+        }
+
+        http.Request.EnableBuffering();
+        using var requestBody = new MemoryStream();
+        await http.Request.Body.CopyToAsync(requestBody, http.RequestAborted).ConfigureAwait(false);
+        http.Request.Body.Position = 0;
+
+        var tenant = http.User.FindFirst("tid")?.Value;
+        var principal = http.User.FindFirst("sub")?.Value ?? "anonymous@" + (http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
+        var scope = IdempotencyKey.Scope(tenant, principal, operationId!, key);
+        var fingerprint = IdempotencyKey.Fingerprint(http.Request.Method, http.Request.Path + http.Request.QueryString, requestBody.ToArray());
+
+        var begin = await store.BeginAsync(scope, fingerprint, http.RequestAborted).ConfigureAwait(false);
+        switch (begin.Outcome)
+        {
+            case BeginOutcome.Reused:
+                context.Result = ProblemFactory.Result(http, ProblemTypes.IdempotencyKeyReused,
+                    "This Idempotency-Key was already used for a request with a different method, path or body.");
+                return;
+            case BeginOutcome.InFlight:
+                http.Response.Headers.RetryAfter = "1";
+                context.Result = ProblemFactory.Result(http, ProblemTypes.IdempotencyKeyInFlight,
+                    "A request with this Idempotency-Key is still running; send it again in a moment to get its answer.");
+                return;
+            case BeginOutcome.Replay:
+                context.Result = new ReplayResult(begin.Response!);
+                return;
+        }
+
+        http.Features.Set(new IdempotencyFeature(scope, fingerprint, operationId!));
+        var original = http.Response.Body;
+        using var buffer = new MemoryStream();
+        http.Response.Body = buffer;
+        var stored = false;
+        try
+        {
+            var executed = await next().ConfigureAwait(false);
+            if (executed.Exception is ProblemException { Type.Status: < 500 } problem && !executed.ExceptionHandled)
+            {
+                // A refusal is an answer too: written here, so it can be kept and replayed.
+                foreach (var handler in exceptionHandlers)
+                {
+                    if (await handler.TryHandleAsync(http, problem, http.RequestAborted).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+
+                executed.ExceptionHandled = true;
+            }
+
+            if (executed.Exception is null || executed.ExceptionHandled)
+            {
+                var status = http.Response.StatusCode;
+                if (status < 500)
+                {
+                    var headers = KeptHeaders
+                        .Where(h => http.Response.Headers.ContainsKey(h))
+                        .ToDictionary(h => h, h => http.Response.Headers[h].ToString(), StringComparer.OrdinalIgnoreCase);
+                    await store.CompleteAsync(scope, fingerprint, operationId!, tenant, new StoredResponse(status, headers, buffer.ToArray()), CancellationToken.None).ConfigureAwait(false);
+                    stored = true;
+                }
+            }
+        }
+        finally
+        {
+            http.Response.Body = original;
+            if (!stored)
+            {
+                await store.ReleaseAsync(scope).ConfigureAwait(false);
+            }
+        }
+
+        buffer.Position = 0;
+        await buffer.CopyToAsync(original, http.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static ObjectResult BadKey(HttpContext http, string detail)
+    {
+        var problem = ProblemFactory.Create(http, ProblemTypes.MalformedRequest, detail, [new FieldError(detail, Parameter: Header, In: "header")]);
+        return new ObjectResult(problem) { StatusCode = StatusCodes.Status400BadRequest, ContentTypes = { ProblemFactory.MediaType } };
+    }
+
+    /// <summary>The stored answer, as it was, marked as a replay.</summary>
+    private sealed class ReplayResult(StoredResponse response) : IActionResult
+    {
+        public async Task ExecuteResultAsync(ActionContext context)
+        {
+            var http = context.HttpContext;
+            http.Response.StatusCode = response.Status;
+            foreach (var (name, value) in response.Headers)
+            {
+                http.Response.Headers[name] = value;
+            }
+
+            http.Response.Headers[ReplayedHeader] = "true";
+            http.Response.ContentLength = response.Body.Length;
+            await http.Response.Body.WriteAsync(response.Body, http.RequestAborted).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text.Json;
+using Canopy.Platform.Messaging;
+using Canopy.Platform.Redis;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using StackExchange.Redis;
+
+namespace Canopy.Platform.Idempotency;
+
+/// <summary>A response kept for replay: status, the headers that matter, and the body byte for byte.</summary>
+public sealed record StoredResponse(int Status, IReadOnlyDictionary<string, string> Headers, byte[] Body);
+
+public enum BeginOutcome
+{
+    Proceed,
+    InFlight,
+    Reused,
+    Replay,
+}
+
+public sealed record Begin(BeginOutcome Outcome, StoredResponse? Response = null, bool Locked = false);
+
+/// <summary>
+/// Where idempotency keys live: Redis for the fast path (an atomic in-flight lock, then the
+/// stored response for 24 hours) and PostgreSQL as the guard that survives a Redis flush or
+/// outage (a row claimed in the transaction of the effect, the response added once known).
+/// </summary>
+public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSource dataSource, ILogger<IdempotencyStore> logger)
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(24);
+
+    // The in-flight lock outlives the longest request (30 s timeout) with a margin.
+    private static readonly TimeSpan LockTime = TimeSpan.FromSeconds(60);
+
+    private const string BeginScript = """
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+        return redis.call('GET', KEYS[1])
+        """;
+
+    public async Task<Begin> BeginAsync(byte[] scope, byte[] fingerprint, CancellationToken cancellationToken)
+    {
+        var locked = false;
+        try
+        {
+            var existing = await redis.ExecuteAsync("EVAL idempotency", db => db.ScriptEvaluateAsync(BeginScript, [Key(scope)],
+                [JsonSerializer.Serialize(new Entry("f", Convert.ToHexString(fingerprint), null, null, null)), (long)LockTime.TotalMilliseconds])).ConfigureAwait(false);
+            if (!existing.IsNull)
+            {
+                var entry = JsonSerializer.Deserialize<Entry>((string)existing!)!;
+                return entry.Fp != Convert.ToHexString(fingerprint) ? new Begin(BeginOutcome.Reused)
+                    : entry.S == "f" ? new Begin(BeginOutcome.InFlight)
+                    : new Begin(BeginOutcome.Replay, entry.ToResponse());
+            }
+
+            locked = true;
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        {
+            LogRedisDown(logger, ex);
+        }
+
+        // Redis may have been flushed or be down: PostgreSQL knows every key that took effect.
+        var row = await ReadAsync(scope, cancellationToken).ConfigureAwait(false);
+        if (row is null)
+        {
+            return new Begin(BeginOutcome.Proceed, Locked: locked);
+        }
+
+        var outcome = !row.Value.Fingerprint.AsSpan().SequenceEqual(fingerprint) ? BeginOutcome.Reused
+            : row.Value.Response is null ? BeginOutcome.InFlight
+            : BeginOutcome.Replay;
+        if (locked && outcome != BeginOutcome.Replay)
+        {
+            await ReleaseAsync(scope).ConfigureAwait(false);
+        }
+        else if (locked)
+        {
+            await RememberAsync(scope, fingerprint, row.Value.Response!).ConfigureAwait(false);
+        }
+
+        return new Begin(outcome, row.Value.Response);
+    }
+
+    /// <summary>Keeps a 2XX or 4XX answer for replay, in Redis and in the key's PostgreSQL row.</summary>
+    public async Task CompleteAsync(byte[] scope, byte[] fingerprint, string operationId, string? tenant, StoredResponse response, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        await using (connection)
+        await using (transaction)
+        {
+            await using var upsert = new NpgsqlCommand("""
+                INSERT INTO platform.idempotency_keys (scope_hash, tenant_id, operation, fingerprint, status, headers, body, created_at, expires_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now() + $8)
+                ON CONFLICT (scope_hash) DO UPDATE SET status = EXCLUDED.status, headers = EXCLUDED.headers, body = EXCLUDED.body
+                 WHERE idempotency_keys.fingerprint = EXCLUDED.fingerprint
+                """, connection, transaction);
+            upsert.Parameters.Add(new NpgsqlParameter { Value = scope, NpgsqlDbType = NpgsqlDbType.Bytea });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = Guid.TryParse(tenant, out var t) ? t : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = operationId });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = fingerprint, NpgsqlDbType = NpgsqlDbType.Bytea });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = response.Status });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(response.Headers), NpgsqlDbType = NpgsqlDbType.Jsonb });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = response.Body, NpgsqlDbType = NpgsqlDbType.Bytea });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = Lifetime });
+            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await RememberAsync(scope, fingerprint, response).ConfigureAwait(false);
+    }
+
+    /// <summary>Forgets an in-flight lock: the request failed with 5XX and may be retried.</summary>
+    public async Task ReleaseAsync(byte[] scope)
+    {
+        try
+        {
+            await redis.ExecuteAsync("DEL", db => db.KeyDeleteAsync(Key(scope))).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        {
+            LogRedisDown(logger, ex);
+        }
+    }
+
+    private async Task RememberAsync(byte[] scope, byte[] fingerprint, StoredResponse response)
+    {
+        try
+        {
+            var entry = new Entry("d", Convert.ToHexString(fingerprint), response.Status, new Dictionary<string, string>(response.Headers), Convert.ToBase64String(response.Body));
+            await redis.ExecuteAsync("SET", db => db.StringSetAsync(Key(scope), JsonSerializer.Serialize(entry), Lifetime)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        {
+            LogRedisDown(logger, ex);
+        }
+    }
+
+    private async Task<(byte[] Fingerprint, StoredResponse? Response)?> ReadAsync(byte[] scope, CancellationToken cancellationToken)
+    {
+        var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        await using (connection)
+        await using (transaction)
+        {
+            await using var read = new NpgsqlCommand(
+                "SELECT fingerprint, status, headers::text, body FROM platform.idempotency_keys WHERE scope_hash = $1 AND expires_at > now()", connection, transaction);
+            read.Parameters.Add(new NpgsqlParameter { Value = scope, NpgsqlDbType = NpgsqlDbType.Bytea });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            var fingerprint = (byte[])reader[0];
+            var response = reader.IsDBNull(1) ? null : new StoredResponse(
+                reader.GetInt32(1), JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(2))!, (byte[])reader[3]);
+            return (fingerprint, response);
+        }
+    }
+
+    private static RedisKey Key(byte[] scope) => "idempotency:" + Convert.ToHexString(scope);
+
+    /// <summary>The Redis value: f (in flight) or d (done, with the response).</summary>
+    private sealed record Entry(string S, string Fp, int? St, Dictionary<string, string>? H, string? B)
+    {
+        public StoredResponse ToResponse() => new(St ?? 0, H ?? [], B is null ? [] : Convert.FromBase64String(B));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable: idempotency keys are checked in PostgreSQL only")]
+    private static partial void LogRedisDown(ILogger logger, Exception exception);
+}
