@@ -66,9 +66,26 @@ void Gate(string name, Action action)
     }
 }
 
-void Node(string script, string what) => Run("node", script, what);
+void Node(string script, string what, IDictionary<string, string> env = null) => Run("node", script, what, env);
 
-void DotNetTests(string project, string name, string filter = null)
+// The file to which the service appends each answer its spec does not document (Conformance).
+string ConformanceReport(string run)
+{
+    var path = System.IO.Path.Combine(artifacts, "conformance", run + ".txt");
+    if (System.IO.File.Exists(path)) System.IO.File.Delete(path);
+    return path;
+}
+
+void RequireConformance(string run, string path) => Gate($"every answer documented in the spec ({run})", () =>
+{
+    if (!System.IO.File.Exists(path)) return;
+    var lines = System.IO.File.ReadAllLines(path);
+    if (lines.Length == 0) return;
+    foreach (var line in lines.Take(10)) Error($"  undocumented: {line}");
+    throw new CakeException($"{lines.Length} answer(s) of {run} are not documented in .openapi/api.yaml (see {path}).");
+});
+
+void DotNetTests(string project, string name, string filter = null, IDictionary<string, string> env = null)
 {
     var results = $"{artifacts}/test-results";
     var trx = $"{name}.trx";
@@ -82,6 +99,7 @@ void DotNetTests(string project, string name, string filter = null)
         ResultsDirectory = results,
         Loggers = new[] { $"trx;LogFileName={trx}", "console;verbosity=minimal" },
         Filter = filter,
+        EnvironmentVariables = env ?? new Dictionary<string, string>(),
     };
     try
     {
@@ -211,7 +229,19 @@ Task("UnitTests")
 Task("IntegrationTests")
     .Description("Integration tests against the real PostgreSQL and Redis, route parity included.")
     .IsDependentOn("Build")
-    .Does(() => DotNetTests("tests/Canopy.Api.Tests/Canopy.Api.Tests.csproj", "integration-tests"));
+    .Does(() =>
+{
+    var report = ConformanceReport("integration-tests");
+    try
+    {
+        DotNetTests("tests/Canopy.Api.Tests/Canopy.Api.Tests.csproj", "integration-tests",
+            env: new Dictionary<string, string> { ["Conformance__ReportPath"] = report });
+    }
+    finally
+    {
+        RequireConformance("integration tests", report);
+    }
+});
 
 Task("RouteParity")
     .Description("Every spec operation is served and nothing else is.")
@@ -223,7 +253,10 @@ Task("Contract")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    Gate("Dredd contract tests (v1)", () => Node($"tools/gates/contract.mjs --dll \"{apiDll}\" --version v1", "Dredd contract tests"));
+    var report = ConformanceReport("contract");
+    Gate("Dredd contract tests (v1)", () => Node($"tools/gates/contract.mjs --dll \"{apiDll}\" --version v1", "Dredd contract tests",
+        new Dictionary<string, string> { ["Conformance__ReportPath"] = report }));
+    RequireConformance("contract run", report);
     Gate("contract gate self-test", () => Node("tools/gates/contract.mjs --selftest --version v1", "Contract gate self-test"));
 });
 

@@ -605,6 +605,12 @@ export class IdentityClient implements IIdentityClient {
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
             });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
             return throwException("An unexpected server error occurred.", status, _responseText, _headers);
@@ -711,6 +717,12 @@ export class IdentityClient implements IIdentityClient {
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
             });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
             return throwException("An unexpected server error occurred.", status, _responseText, _headers);
@@ -766,6 +778,12 @@ export class IdentityClient implements IIdentityClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
@@ -835,6 +853,12 @@ export class IdentityClient implements IIdentityClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
@@ -907,6 +931,12 @@ export class IdentityClient implements IIdentityClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
@@ -1001,6 +1031,12 @@ export class IdentityClient implements IIdentityClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
@@ -1192,6 +1228,12 @@ export class IdentityClient implements IIdentityClient {
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
             });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
             return throwException("An unexpected server error occurred.", status, _responseText, _headers);
@@ -1275,6 +1317,12 @@ export class IdentityClient implements IIdentityClient {
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
             });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
             return throwException("An unexpected server error occurred.", status, _responseText, _headers);
@@ -1352,6 +1400,12 @@ export class IdentityClient implements IIdentityClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
@@ -1473,6 +1527,12 @@ export class JobsClient implements IJobsClient {
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
             });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
             return throwException("An unexpected server error occurred.", status, _responseText, _headers);
@@ -1555,6 +1615,12 @@ export class JobsClient implements IJobsClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
@@ -1644,6 +1710,12 @@ export class JobsClient implements IJobsClient {
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
             });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {
             return throwException("An unexpected server error occurred.", status, _responseText, _headers);
@@ -1729,6 +1801,12 @@ export class JobsClient implements IJobsClient {
             let result500: any = null;
             result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
             });
         } else if (status !== 200 && status !== 204) {
             return response.text().then((_responseText) => {

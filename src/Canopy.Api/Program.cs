@@ -50,6 +50,9 @@ try
     builder.Services.AddCanopyMetrics(configuration);
     builder.Services.AddCanopyRateLimiting(configuration);
     builder.Services.AddCanopyIdempotency();
+    // Outside production every answer is checked against the spec (Conformance__Enabled).
+    builder.Services.AddOptions<ConformanceOptions>().Bind(configuration.GetSection(ConformanceOptions.Section))
+        .PostConfigure(o => o.Enabled &= !builder.Environment.IsProduction());
     builder.Services.AddCanopyMigrations(configuration, IdentityModule.Migrations);
     builder.Services.AddIdentityModule(configuration);
 
@@ -93,6 +96,7 @@ try
     var app = builder.Build();
 
     app.UseMiddleware<RequestLoggingMiddleware>();
+    app.UseMiddleware<ResponseConformanceMiddleware>();
     app.UseExceptionHandler();
     app.UseStatusCodePages();
     app.UseCanopyHttp();

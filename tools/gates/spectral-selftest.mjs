@@ -14,6 +14,7 @@ const base = yaml.load(readFileSync(join(root, '.openapi', 'api.yaml'), 'utf8'))
 const problemRefs = {
   '400': { $ref: '#/components/responses/BadRequest' },
   '500': { $ref: '#/components/responses/InternalServerError' },
+  '503': { $ref: '#/components/responses/ServiceUnavailable' },
 };
 
 // A small, valid slice of a versioned API: a list and a create with idempotency.
@@ -114,7 +115,7 @@ const cases = [
   ['canopy-snake-case-property', (s) => { s.components.schemas.Sample.properties.displayName = { type: 'string' }; }],
   ['canopy-snake-case-query-parameter', (s) => list(s).parameters.push({ name: 'zoneId', in: 'query', schema: { type: 'string' } })],
   ['canopy-client-error-response', (s) => delete list(s).responses['400']],
-  ['canopy-server-error-response', (s) => delete list(s).responses['500']],
+  ['canopy-server-error-response', (s) => { delete list(s).responses['500']; delete list(s).responses['503']; }],
   ['canopy-server-error-response', (s) => delete s.paths['/health/live'].get.responses['500']],
   ['canopy-problem-json-errors', (s) => { list(s).responses['400'] = { description: 'Bad.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' }, example: base.components.responses.BadRequest.content['application/problem+json'].example } } }; }],
   ['canopy-problem-json-errors', (s) => { s.paths['/health/ready'].get.responses['500'] = { description: 'Bad.', content: { 'application/json': { schema: { type: 'string' }, example: 'boom' } } }; }],
@@ -128,6 +129,7 @@ const cases = [
   ['canopy-roles-declared', (s) => { list(s)['x-roles'] = 'superuser'; }],
   ['canopy-roles-match-security', (s) => { list(s)['x-roles'] = 'public'; }],
   ['canopy-roles-match-security', (s) => { list(s).security = []; }],
+  ['canopy-authenticated-unavailable', (s) => delete list(s).responses['503']],
   ['canopy-idempotency-declared', (s) => delete create(s)['x-idempotency']],
   ['canopy-idempotency-declared', (s) => { create(s)['x-idempotency'] = 'sometimes'; }],
   ['canopy-idempotency-header', (s) => { create(s).parameters = []; }],

@@ -86,6 +86,7 @@ public static class HttpServiceCollectionExtensions
         }
 
         app.UseRouting();
+        app.Use(Spec.ResponseConformanceMiddleware.MarkOperation);
         app.UseCors(CorsPolicy);
         app.UseRequestTimeouts();
         app.UseMiddleware<OperationBodyLimitMiddleware>();

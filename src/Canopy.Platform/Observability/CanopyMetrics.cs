@@ -23,6 +23,7 @@ public sealed class CanopyMetrics : IDisposable
     private readonly Counter<long> _deliveries;
     private readonly Counter<long> _rateLimitFallbacks;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _undocumented;
     private volatile IReadOnlyList<(string Queue, string Status, long Count)> _deadLetters = [];
 
     public CanopyMetrics(IMeterFactory meterFactory)
@@ -42,6 +43,8 @@ public sealed class CanopyMetrics : IDisposable
         _rateLimitFallbacks = _meter.CreateCounter<long>("canopy.rate_limit.local_checks", "{check}",
             "Rate-limit checks made in this instance's memory because Redis did not answer.");
         _rateLimited = _meter.CreateCounter<long>("canopy.rate_limit.refusals", "{request}", "Requests refused with 429, by rate-limit tier.");
+        _undocumented = _meter.CreateCounter<long>("canopy.contract.undocumented_responses", "{response}",
+            "Responses whose status or media type the operation does not document in the spec (checked outside production).");
         _meter.CreateObservableGauge("canopy.dead_letters", () => _deadLetters.Select(d => new Measurement<long>(d.Count,
             new KeyValuePair<string, object?>("queue", d.Queue), new KeyValuePair<string, object?>("status", d.Status))),
             "{letter}", "Dead letters waiting for triage (OPEN and HELD), by queue.");
@@ -69,6 +72,9 @@ public sealed class CanopyMetrics : IDisposable
     public void SlowQuery() => _slowQueries.Add(1);
 
     public void RateLimitFallback() => _rateLimitFallbacks.Add(1);
+
+    public void UndocumentedResponse(string operationId, int status) =>
+        _undocumented.Add(1, new KeyValuePair<string, object?>("operation", operationId), new KeyValuePair<string, object?>("status", status));
 
     public void RateLimited(string tier) => _rateLimited.Add(1, new KeyValuePair<string, object?>("tier", tier));
 

@@ -25,6 +25,25 @@ public sealed record OperationSpec(
     IReadOnlyList<ParameterSpec> Parameters,
     IReadOnlyDictionary<string, string> Extensions)
 {
+    /// <summary>
+    /// The documented responses: status (as written, e.g. <c>200</c>) → media types (none for a
+    /// bodiless response). Null when the operation documents none at all.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? Responses { get; init; }
+
+    /// <summary>Whether <paramref name="status"/> with <paramref name="mediaType"/> (null: no body) is a documented answer.</summary>
+    public bool Documents(int status, string? mediaType)
+    {
+        if (Responses is null)
+        {
+            return true;
+        }
+
+        var code = status.ToString(CultureInfo.InvariantCulture);
+        var types = Responses.GetValueOrDefault(code) ?? Responses.GetValueOrDefault(code[0] + "XX") ?? Responses.GetValueOrDefault("default");
+        return types is not null && (mediaType is null ? types.Count == 0 || status == 304 : types.Contains(mediaType, StringComparer.OrdinalIgnoreCase));
+    }
+
     /// <summary>The body size limit from <c>x-max-body-bytes</c>, if the operation sets one.</summary>
     public long? MaxBodyBytes =>
         Extensions.TryGetValue("x-max-body-bytes", out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : null;
@@ -81,7 +100,10 @@ public sealed partial class OperationCatalog
                         .ToDictionary(c => ((YamlScalarNode)c.Key).Value!, c => Flatten(c.Value), StringComparer.Ordinal);
                     var operationId = Scalar(op, "operationId")
                         ?? throw new InvalidOperationException($"{method.ToUpperInvariant()} {((YamlScalarNode)pathKey).Value} has no operationId.");
-                    operations.Add(new OperationSpec(operationId, method.ToUpperInvariant(), ((YamlScalarNode)pathKey).Value!, parameters, extensions));
+                    operations.Add(new OperationSpec(operationId, method.ToUpperInvariant(), ((YamlScalarNode)pathKey).Value!, parameters, extensions)
+                    {
+                        Responses = ReadResponses(Child(op, "responses"), components),
+                    });
                 }
             }
         }
@@ -92,6 +114,16 @@ public sealed partial class OperationCatalog
             .ToList() ?? [];
         return new OperationCatalog(operations, problemTypes);
     }
+
+    private static Dictionary<string, IReadOnlyList<string>>? ReadResponses(YamlNode? node, YamlMappingNode? components) =>
+        node is not YamlMappingNode responses
+            ? null
+            : responses.Children.ToDictionary(
+                r => ((YamlScalarNode)r.Key).Value!,
+                r => (IReadOnlyList<string>)(Child(Resolve((YamlMappingNode)r.Value, components), "content") is YamlMappingNode content
+                    ? content.Children.Select(c => ((YamlScalarNode)c.Key).Value!).ToList()
+                    : []),
+                StringComparer.Ordinal);
 
     private static List<ParameterSpec> ReadParameters(YamlNode? node, YamlMappingNode? components)
     {
@@ -154,7 +186,7 @@ public sealed partial class OperationCatalog
         _ => node.ToString(),
     };
 
-    [GeneratedRegex("^#/components/(parameters|schemas)/(.+)$")]
+    [GeneratedRegex("^#/components/(parameters|schemas|responses)/(.+)$")]
     private static partial Regex ComponentRef();
 }
 

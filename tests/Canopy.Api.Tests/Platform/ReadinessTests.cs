@@ -135,7 +135,8 @@ public sealed class ReadinessTests
         Assert.Equal("warn", body.RootElement.GetProperty("status").GetString());
         var pool = body.RootElement.GetProperty("checks").GetProperty("postgres:connections")[0];
         Assert.Equal("warn", pool.GetProperty("status").GetString());
-        Assert.Equal(2, pool.GetProperty("observedValue").GetDouble());
+        // The two held here; on a loaded machine the check's own ping may not be back in the pool yet.
+        Assert.InRange(pool.GetProperty("observedValue").GetDouble(), 2, 3);
     }
 
     [Fact]

@@ -103,6 +103,18 @@ function limited(tier, signedIn) {
   };
 }
 
+// Access tokens are checked against Redis (revocation) and refused with 503 when it cannot
+// answer. Provoked once (getMe): Redis paused past the service's 2 s Redis timeout. For the other
+// operations the same filter answers in the same way, and integration tests stop Redis outright.
+const redisPausedForMe = {
+  provoke: async (t) => {
+    bearer(t, (await setup(t)).owner.access);
+    await redis('CLIENT', 'PAUSE', '3000', 'ALL');
+  },
+  after: () => redis('PING'),
+};
+const unavailable = { skip: 'Provoked once for getMe (Redis paused); every signed-in operation shares that check, which integration tests also cover with Redis stopped.' };
+
 let world;
 const setup = (t) => {
   world ??= (async () => {
@@ -157,6 +169,7 @@ const plan = {
   'POST /api/v1/auth/tokens/revoke 422': { provoke: async (t) => { await asOwner(t); json(t, {}); } },
   'POST /api/v1/auth/tokens/revoke 429': limited('auth', true),
   'POST /api/v1/auth/tokens/revoke 500': { skip: noFault },
+  'POST /api/v1/auth/tokens/revoke 503': unavailable,
 
   'GET /api/v1/auth/jwks 429': limited('standard', false),
   'GET /api/v1/auth/jwks 500': { skip: noFault },
@@ -165,11 +178,13 @@ const plan = {
   'GET /api/v1/me 401': { provoke: () => {} },
   'GET /api/v1/me 429': limited('standard', true),
   'GET /api/v1/me 500': { skip: noFault },
+  'GET /api/v1/me 503': redisPausedForMe,
 
   'GET /api/v1/me/data-export 200': { provoke: asOwner },
   'GET /api/v1/me/data-export 401': { provoke: () => {} },
   'GET /api/v1/me/data-export 429': limited('reporting', true),
   'GET /api/v1/me/data-export 500': { skip: noFault },
+  'GET /api/v1/me/data-export 503': unavailable,
 
   'POST /api/v1/me/erase 204': { provoke: async (t) => { bearer(t, (await newMember(t, (await setup(t)).owner, 'operator')).access); fresh(t); } },
   'POST /api/v1/me/erase 400': { provoke: async (t) => { await asOwner(t); delete t.request.headers['Idempotency-Key']; } },
@@ -177,12 +192,14 @@ const plan = {
   'POST /api/v1/me/erase 409': { provoke: async (t) => { bearer(t, (await newOwner(t)).access); fresh(t); } },
   'POST /api/v1/me/erase 429': limited('critical', true),
   'POST /api/v1/me/erase 500': { skip: noFault },
+  'POST /api/v1/me/erase 503': unavailable,
 
   'GET /api/v1/members 200': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/members'); } },
   'GET /api/v1/members 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/members?limit=0'); } },
   'GET /api/v1/members 401': { provoke: () => {} },
   'GET /api/v1/members 429': limited('standard', true),
   'GET /api/v1/members 500': { skip: noFault },
+  'GET /api/v1/members 503': unavailable,
 
   'POST /api/v1/invitations 201': { provoke: async (t) => { await asOwner(t); json(t, { email: email('invited'), role: 'operator' }); fresh(t); } },
   'POST /api/v1/invitations 400': { provoke: async (t) => { await asOwner(t); delete t.request.headers['Idempotency-Key']; } },
@@ -193,6 +210,7 @@ const plan = {
   'POST /api/v1/invitations 422': { provoke: async (t) => { await asOwner(t); json(t, { email: email('invited') }); fresh(t); } },
   'POST /api/v1/invitations 429': limited('critical', true),
   'POST /api/v1/invitations 500': { skip: noFault },
+  'POST /api/v1/invitations 503': unavailable,
 
   'POST /api/v1/invitations/accept 201': {
     provoke: async (t) => { const { token } = await invite(t, (await setup(t)).owner, 'viewer'); json(t, { token, password, display_name: 'Accepting Member' }); fresh(t); },
@@ -225,6 +243,7 @@ const plan = {
   'POST /api/v1/members/{member_id}/change-role 422': { provoke: async (t) => { await asOwner(t); member(t, (await setup(t)).viewer.memberId); json(t, {}); } },
   'POST /api/v1/members/{member_id}/change-role 429': limited('critical', true),
   'POST /api/v1/members/{member_id}/change-role 500': { skip: noFault },
+  'POST /api/v1/members/{member_id}/change-role 503': unavailable,
 
   'POST /api/v1/members/{member_id}/remove 204': {
     provoke: async (t) => { const w = await setup(t); member(t, (await newMember(t, w.owner, 'viewer')).memberId); bearer(t, w.owner.access); },
@@ -236,6 +255,7 @@ const plan = {
   'POST /api/v1/members/{member_id}/remove 409': { provoke: async (t) => { const owner = await newOwner(t); bearer(t, owner.access); member(t, owner.memberId); } },
   'POST /api/v1/members/{member_id}/remove 429': limited('critical', true),
   'POST /api/v1/members/{member_id}/remove 500': { skip: noFault },
+  'POST /api/v1/members/{member_id}/remove 503': unavailable,
 
   'GET /api/v1/security-events 200': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/security-events?limit=5'); } },
   'GET /api/v1/security-events 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/security-events?cursor=forged.cursor'); } },
@@ -243,6 +263,7 @@ const plan = {
   'GET /api/v1/security-events 403': { provoke: async (t) => { await asViewer(t); path(t, '/api/v1/security-events'); } },
   'GET /api/v1/security-events 429': limited('reporting', true),
   'GET /api/v1/security-events 500': { skip: noFault },
+  'GET /api/v1/security-events 503': unavailable,
 };
 
-module.exports = { plan, setup, sql, limited, noFault, bearer, fresh, path };
+module.exports = { plan, setup, sql, limited, unavailable, noFault, bearer, fresh, path };

@@ -3,7 +3,7 @@
 'use strict';
 
 const crypto = require('node:crypto');
-const { setup, sql, limited, noFault, bearer, fresh, path } = require('./identity');
+const { setup, sql, limited, unavailable, noFault, bearer, fresh, path } = require('./identity');
 
 const exampleJob = '0193a0c4-8a40-7000-8000-000000000001';
 const exampleLetter = '0193a0c4-8a50-7000-8000-000000000001';
@@ -39,6 +39,7 @@ const plan = {
   'GET /api/v1/jobs/{job_id} 404': { provoke: async (t) => { await asOwner(t); to(t, exampleJob, crypto.randomUUID()); } },
   'GET /api/v1/jobs/{job_id} 429': limited('standard', true),
   'GET /api/v1/jobs/{job_id} 500': { skip: noFault },
+  'GET /api/v1/jobs/{job_id} 503': unavailable,
 
   'GET /api/v1/dead-letters 200': { provoke: async (t) => { const w = await asOwner(t); await deadLetter(w.owner.tenantId); path(t, '/api/v1/dead-letters?status=HELD'); } },
   'GET /api/v1/dead-letters 400': { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/dead-letters?limit=0'); } },
@@ -46,6 +47,7 @@ const plan = {
   'GET /api/v1/dead-letters 403': { provoke: async (t) => { await asViewer(t); path(t, '/api/v1/dead-letters'); } },
   'GET /api/v1/dead-letters 429': limited('reporting', true),
   'GET /api/v1/dead-letters 500': { skip: noFault },
+  'GET /api/v1/dead-letters 503': unavailable,
 
   'POST /api/v1/dead-letters/{dead_letter_id}/replay 200': { provoke: async (t) => { const w = await asOwner(t); to(t, exampleLetter, await deadLetter(w.owner.tenantId)); fresh(t); } },
   'POST /api/v1/dead-letters/{dead_letter_id}/replay 400': { provoke: async (t) => { await asOwner(t); delete t.request.headers['Idempotency-Key']; } },
@@ -67,6 +69,7 @@ const plan = {
     after: () => sql(`DELETE FROM platform.dead_letter_replays WHERE dead_letter_id = '${spentBy}'`),
   },
   'POST /api/v1/dead-letters/{dead_letter_id}/replay 500': { skip: noFault },
+  'POST /api/v1/dead-letters/{dead_letter_id}/replay 503': unavailable,
 
   'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 200': { provoke: async (t) => { const w = await asOwner(t); to(t, exampleLetter, await deadLetter(w.owner.tenantId)); } },
   'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 400': { provoke: async (t) => { await asOwner(t); to(t, exampleLetter, 'not-a-uuid'); } },
@@ -78,6 +81,7 @@ const plan = {
   },
   'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 429': limited('critical', true),
   'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 500': { skip: noFault },
+  'POST /api/v1/dead-letters/{dead_letter_id}/quarantine 503': unavailable,
 };
 
 module.exports = { plan };
