@@ -55,7 +55,7 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
 
             locked = true;
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
             LogRedisDown(logger, ex);
         }
@@ -118,7 +118,7 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
         {
             await redis.ExecuteAsync("DEL", db => db.KeyDeleteAsync(Key(scope))).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
             LogRedisDown(logger, ex);
         }
@@ -131,7 +131,7 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
             var entry = new Entry("d", Convert.ToHexString(fingerprint), response.Status, new Dictionary<string, string>(response.Headers), Convert.ToBase64String(response.Body));
             await redis.ExecuteAsync("SET", db => db.StringSetAsync(Key(scope), JsonSerializer.Serialize(entry), Lifetime)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
             LogRedisDown(logger, ex);
         }

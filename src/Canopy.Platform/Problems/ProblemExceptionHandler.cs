@@ -34,7 +34,7 @@ internal sealed partial class ProblemExceptionHandler(
             DbUpdateConcurrencyException =>
                 ProblemFactory.Create(httpContext, ProblemTypes.PreconditionFailed, "The resource was changed by another request while this one was applied."),
             // Nothing was applied: a change that needs Redis (a revocation note) is refused before its commit.
-            StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException =>
+            Exception redisDown when Redis.RedisUnavailableException.Is(redisDown) =>
                 Unavailable(httpContext, "Redis, which this operation needs, is not answering."),
             _ => null,
         };

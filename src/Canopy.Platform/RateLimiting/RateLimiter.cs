@@ -53,7 +53,7 @@ public sealed partial class RateLimiter(RedisConnection redis, CanopyMetrics met
             Recovered();
             return Decision((int)result[0] == 1, (long)result[1], (long)result[2], (long)result[3]);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
             Degraded(ex);
             return CheckLocally(key, quota.Limit, window);

@@ -16,12 +16,14 @@ public sealed partial class RedisConnection : IDisposable
     private readonly Lazy<ConnectionMultiplexer> _multiplexer;
     private readonly ILogger<RedisConnection> _logger;
     private readonly CanopyMetrics _metrics;
+    private readonly TimeSpan _timeout;
 
     public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger, CanopyMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
         _metrics = metrics;
+        _timeout = TimeSpan.FromMilliseconds(options.Value.TimeoutMilliseconds);
         var configuration = ConfigurationOptions.Parse(options.Value.Configuration);
         configuration.AbortOnConnectFail = false;
         configuration.ConnectTimeout = options.Value.TimeoutMilliseconds;
@@ -48,7 +50,16 @@ public sealed partial class RedisConnection : IDisposable
         var failed = false;
         try
         {
-            return await call(Database).ConfigureAwait(false);
+            // This client enforces its timeout on synchronous calls only: a stalled Redis must
+            // not stall the request that waits on it.
+            try
+            {
+                return await call(Database).WaitAsync(_timeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new RedisUnavailableException($"Redis did not answer {command} within {_timeout.TotalMilliseconds:F0} ms.", ex);
+            }
         }
         catch (Exception ex)
         {
@@ -91,4 +102,26 @@ public sealed partial class RedisConnection : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not reachable at start-up; the service runs and keeps reconnecting")]
     private static partial void LogStartedDisconnected(ILogger logger);
+}
+
+/// <summary>Redis did not answer in time (the client enforces no timeout on asynchronous calls).</summary>
+public sealed class RedisUnavailableException : Exception
+{
+    public RedisUnavailableException()
+    {
+    }
+
+    public RedisUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public RedisUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Whether an exception means Redis cannot be reached or did not answer.</summary>
+    public static bool Is(Exception exception) =>
+        exception is RedisUnavailableException or RedisConnectionException or RedisTimeoutException;
 }

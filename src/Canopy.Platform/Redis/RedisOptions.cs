@@ -11,7 +11,7 @@ public sealed class RedisOptions
     [Required(ErrorMessage = "ConnectionStrings__Redis is required (e.g. 127.0.0.1:6379,password=...).")]
     public string Configuration { get; set; } = "";
 
-    /// <summary>Milliseconds a connect or a synchronous command may take.</summary>
+    /// <summary>Milliseconds a connect or a command may take.</summary>
     [Range(100, 60_000)]
     public int TimeoutMilliseconds { get; set; } = 2_000;
 }

@@ -80,7 +80,7 @@ public static partial class IdentityModule
                 context.Fail("The token has been revoked.");
             }
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
+        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
             // Fail closed: without Redis a revoked token cannot be told from a valid one.
             context.HttpContext.Items[RevocationUnavailable] = true;
