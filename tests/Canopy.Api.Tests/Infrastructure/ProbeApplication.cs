@@ -30,6 +30,14 @@ internal static class ProbeApplication
                   schema: { type: string, minLength: 1, maxLength: 20 }
             post:
               operationId: testCreateItem
+          /test-only/undocumented:
+            get:
+              operationId: testUndocumented
+              responses:
+                '200':
+                  description: Activated.
+                  content:
+                    application/json: {}
           /test-only/flaky:
             post:
               operationId: testFlaky

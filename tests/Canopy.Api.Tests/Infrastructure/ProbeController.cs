@@ -67,6 +67,10 @@ public sealed class ProbeController(CursorCodec cursors) : ControllerBase
 
     public static System.Collections.Concurrent.ConcurrentDictionary<string, int> FlakyRuns { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Documents 200 only, and answers 202 without a body (the conformance check must object).</summary>
+    [HttpGet("undocumented", Name = "testUndocumented")]
+    public IActionResult Undocumented() => Accepted();
+
     [HttpGet("throw", Name = "testThrow")]
     public IActionResult Throw() =>
         throw new InvalidOperationException($"secret-connection-detail: Host=db.internal;Password=hunter2 on {Request.Path}");

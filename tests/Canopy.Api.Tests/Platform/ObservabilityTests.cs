@@ -54,6 +54,27 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
+    public async Task Given_an_answer_the_spec_does_not_document_Then_it_is_logged_counted_and_reported_but_still_served()
+    {
+        var logs = new CapturedLogs();
+        var report = Path.Combine(Path.GetTempPath(), $"conformance-{Guid.NewGuid():N}.txt");
+        await using var factory = ProbeApplication.Create(
+            new Dictionary<string, string?> { ["Metrics:ScrapeToken"] = ScrapeToken, ["Conformance:ReportPath"] = report }, logs.InstallInto);
+        using var client = factory.CreateClient();
+
+        using var response = await client.GetAsync(new Uri("/test-only/undocumented", UriKind.Relative));
+        using var documented = await client.GetAsync(new Uri("/health/live", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var line = await logs.WaitForAsync(l => l.GetProperty("level").GetString() == "error" && l.TryGetProperty("OperationId", out _), "about the undocumented answer");
+        Assert.Equal("testUndocumented", line.GetProperty("OperationId").GetString());
+        Assert.Equal(202, line.GetProperty("Status").GetInt32());
+        Assert.Equal(["testUndocumented GET /test-only/undocumented answered 202 (no body)"], await File.ReadAllLinesAsync(report));
+        Assert.Matches("canopy_contract_undocumented_responses_total\\{operation=\"testUndocumented\",status=\"202\"\\} 1", await ScrapeAsync(client));
+        File.Delete(report);
+    }
+
+    [Fact]
     public async Task Given_an_incoming_traceparent_Then_the_trace_continues_into_the_problem_and_the_request_log()
     {
         var logs = new CapturedLogs();
