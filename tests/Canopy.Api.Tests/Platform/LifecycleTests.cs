@@ -18,6 +18,8 @@ public sealed class LifecycleTests
             ["Health__SlowResponseMilliseconds"] = "10000",
             ["Health__CacheMilliseconds"] = "0",
             ["Http__DrainSeconds"] = "15",
+            // Every Redis call is bounded by this; the paused Redis must hold the request, not fail it.
+            ["Redis__TimeoutMilliseconds"] = "10000",
         });
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await service.WaitUntilAliveAsync(client);
