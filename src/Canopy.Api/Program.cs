@@ -9,6 +9,7 @@ using Canopy.Platform.Metrics;
 using Canopy.Platform.Messaging;
 using Canopy.Platform.Migrations;
 using Canopy.Platform.Observability;
+using Canopy.Platform.Policies;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Problems;
 using Canopy.Platform.RateLimiting;
@@ -20,6 +21,7 @@ using Canopy.Platform.Validation;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ModelBinding.Metadata;
 using Microsoft.Extensions.Options;
+using Microsoft.FeatureManagement;
 
 [assembly: ApiController]
 
@@ -33,13 +35,7 @@ try
     builder.Services.AddCanopyLogging(builder.Logging);
     builder.Services.AddSingleton(TimeProvider.System);
     var spec = ApiDocuments.ReadSpec();
-    var catalog = OperationCatalog.Parse(spec);
-    if (OperationAccessFilter.UnknownValues(catalog) is { Count: > 0 } unknownRoles)
-    {
-        throw new InvalidOperationException($"The spec names roles the service does not know: {string.Join("; ", unknownRoles)}.");
-    }
-
-    builder.Services.AddSingleton(catalog);
+    builder.Services.AddSingleton(OperationCatalog.Parse(spec));
 
     builder.Services.AddCanopyTelemetry(configuration, "canopy-api");
     builder.Services.AddCanopyProblems();
@@ -50,6 +46,7 @@ try
     builder.Services.AddCanopyMetrics(configuration);
     builder.Services.AddCanopyRateLimiting(configuration);
     builder.Services.AddCanopyIdempotency();
+    builder.Services.AddFeatureManagement();
     // Outside production every answer is checked against the spec (Conformance__Enabled).
     builder.Services.AddOptions<ConformanceOptions>().Bind(configuration.GetSection(ConformanceOptions.Section))
         .PostConfigure(o => o.Enabled &= !builder.Environment.IsProduction());
@@ -80,6 +77,8 @@ try
         {
             mvc.Filters.Add<OperationAccessFilter>();
             mvc.Filters.Add<RateLimitFilter>();
+            mvc.Filters.Add<FeatureFlagFilter>();
+            mvc.Filters.Add<DeprecationFilter>();
             mvc.Filters.Add<IdempotencyFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();
@@ -94,6 +93,15 @@ try
         .ConfigureApiBehaviorOptions(api => api.InvalidModelStateResponseFactory = InvalidModelStateProblems.Create);
 
     var app = builder.Build();
+
+    // Every served operation's policies come from the spec, with values the service knows.
+    var served = app.Services.GetRequiredService<Microsoft.AspNetCore.Mvc.Infrastructure.IActionDescriptorCollectionProvider>()
+        .ActionDescriptors.Items.Select(a => a.AttributeRouteInfo?.Name).OfType<string>().ToHashSet(StringComparer.Ordinal);
+    if (OperationPolicies.Problems(app.Services.GetRequiredService<OperationCatalog>(), served,
+            app.Services.GetRequiredService<IOptions<RateLimitOptions>>().Value.Tiers.Keys, FeatureFlagFilter.Declared(configuration)) is { Count: > 0 } policyProblems)
+    {
+        throw new InvalidOperationException($"The spec's operation policies are incomplete or unknown: {string.Join("; ", policyProblems)}.");
+    }
 
     app.UseMiddleware<RequestLoggingMiddleware>();
     app.UseMiddleware<ResponseConformanceMiddleware>();

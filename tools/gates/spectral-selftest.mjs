@@ -130,6 +130,8 @@ const cases = [
   ['canopy-roles-match-security', (s) => { list(s)['x-roles'] = 'public'; }],
   ['canopy-roles-match-security', (s) => { list(s).security = []; }],
   ['canopy-authenticated-unavailable', (s) => delete list(s).responses['503']],
+  ['canopy-deprecation-dated', (s) => { list(s).deprecated = true; }],
+  ['canopy-deprecation-dated', (s) => { list(s).deprecated = true; list(s)['x-deprecated-at'] = 'last week'; list(s)['x-sunset'] = '2027-05-01T00:00:00Z'; }],
   ['canopy-idempotency-declared', (s) => delete create(s)['x-idempotency']],
   ['canopy-idempotency-declared', (s) => { create(s)['x-idempotency'] = 'sometimes'; }],
   ['canopy-idempotency-header', (s) => { create(s).parameters = []; }],

@@ -51,14 +51,4 @@ public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuth
     }
 
     public static int Rank(string? role) => role is null ? -1 : Roles.ToList().IndexOf(role);
-
-    /// <summary>Whether the catalogue's x-roles values are all known (checked at start-up).</summary>
-    public static IReadOnlyList<string> UnknownValues(OperationCatalog catalog)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return catalog.Operations
-            .Where(o => o.Extensions.TryGetValue(Extension, out var v) && v is not ("public" or "any") && Rank(v) < 0)
-            .Select(o => $"{o.OperationId}: x-roles '{o.Extensions[Extension]}'")
-            .ToList();
-    }
 }

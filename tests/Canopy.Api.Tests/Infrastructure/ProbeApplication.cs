@@ -38,6 +38,17 @@ internal static class ProbeApplication
                   description: Activated.
                   content:
                     application/json: {}
+          /test-only/old:
+            get:
+              operationId: testOld
+              deprecated: true
+              x-deprecated-at: '2026-11-01T00:00:00Z'
+              x-sunset: '2027-05-01T12:00:00Z'
+          /test-only/preview:
+            get:
+              operationId: testPreview
+              x-roles: any
+              x-feature-flag: preview_reports
           /test-only/flaky:
             post:
               operationId: testFlaky
@@ -49,11 +60,23 @@ internal static class ProbeApplication
         """;
 
     public static CanopyApiFactory Create(IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? more = null) =>
-        new(settings, services =>
+        new(WithDefaults(settings), services =>
         {
             services.AddControllers().AddApplicationPart(typeof(ProbeController).Assembly);
             services.AddCanopyValidators(typeof(ProbeController).Assembly);
             services.AddSingleton(OperationCatalog.Parse(Spec));
             more?.Invoke(services);
         });
+
+    // The probe's flag must be declared (off unless a test turns it on).
+    private static Dictionary<string, string?> WithDefaults(IReadOnlyDictionary<string, string?>? settings)
+    {
+        var all = new Dictionary<string, string?> { ["FeatureManagement:preview_reports"] = "false" };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        return all;
+    }
 }

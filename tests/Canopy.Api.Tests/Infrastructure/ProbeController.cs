@@ -71,6 +71,12 @@ public sealed class ProbeController(CursorCodec cursors) : ControllerBase
     [HttpGet("undocumented", Name = "testUndocumented")]
     public IActionResult Undocumented() => Accepted();
 
+    [HttpGet("old", Name = "testOld")]
+    public IActionResult Old() => Ok(new { still = "working" });
+
+    [HttpGet("preview", Name = "testPreview")]
+    public IActionResult Preview() => Ok(new { preview = true });
+
     [HttpGet("throw", Name = "testThrow")]
     public IActionResult Throw() =>
         throw new InvalidOperationException($"secret-connection-detail: Host=db.internal;Password=hunter2 on {Request.Path}");
