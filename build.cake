@@ -312,10 +312,16 @@ Task("Migrate")
     .Does(() => Run("dotnet", $"\"{apiDll}\" migrate", "Migrations", RunEnvironment(), System.IO.Path.GetDirectoryName(apiDll)));
 
 Task("Bench")
-    .Description("Benchmarks (not tests): messaging throughput and latency against the test database.")
+    .Description("Benchmarks (not tests): messaging throughput and latency, and the policy pipeline's cost, against the test servers.")
     .IsDependentOn("Bootstrap")
     .IsDependentOn("Build")
-    .Does(() => Run("dotnet", $"\"tools/bench/Canopy.Bench.Messaging/bin/{configuration}/net10.0/Canopy.Bench.Messaging.dll\"", "Messaging benchmark"));
+    .Does(() =>
+{
+    Run("dotnet", $"\"tools/bench/Canopy.Bench.Messaging/bin/{configuration}/net10.0/Canopy.Bench.Messaging.dll\"", "Messaging benchmark");
+    Run("bash", "tools/servers.sh bench-tools", "Installing wrk");
+    Run("dotnet", $"\"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0/Canopy.Bench.Policies.dll\"", "Policy pipeline benchmark",
+        workingDirectory: $"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0");
+});
 
 Task("Test")
     .Description("Every test and gate, in order: the README's test command and what CI runs.")

@@ -4,6 +4,7 @@
 # Idempotent: "up" on running servers does nothing.
 #
 #   tools/servers.sh up       install if needed, start PostgreSQL + both Redis instances, create roles and databases
+#   tools/servers.sh bench-tools  install wrk (the HTTP benchmarks' load generator) if missing
 #   tools/servers.sh down     stop them
 #   tools/servers.sh status   print what runs
 set -euo pipefail
@@ -215,5 +216,7 @@ case "${1:-}" in
     pg_down
     ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  # The load generator of the HTTP benchmarks (./build.sh --target=Bench), not needed by tests.
+  bench-tools) command -v wrk >/dev/null 2>&1 || apt_install wrk ;;
+  *) echo "usage: $0 up|down|status|bench-tools" >&2; exit 2 ;;
 esac

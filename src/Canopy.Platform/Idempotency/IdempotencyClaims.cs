@@ -6,14 +6,24 @@ using NpgsqlTypes;
 namespace Canopy.Platform.Idempotency;
 
 /// <summary>The idempotency key of the current request, once the filter has let it through.</summary>
-public sealed record IdempotencyFeature(byte[] Scope, byte[] Fingerprint, string OperationId);
+public sealed record IdempotencyFeature(byte[] Scope, byte[] Fingerprint, string OperationId)
+{
+    /// <summary>Whether a feature claimed the key in the transaction of its effect.</summary>
+    public bool Claimed { get; set; }
+}
+
+/// <summary>The key already took effect (Redis had forgotten it): answer with the stored response.</summary>
+public sealed class IdempotentReplayException(StoredResponse response) : Exception("The Idempotency-Key already took effect; its stored answer is replayed.")
+{
+    public StoredResponse Response { get; } = response;
+}
 
 /// <summary>
 /// Claims the request's idempotency key in the caller's transaction, beside the effect: if the
 /// same key already took effect (Redis had forgotten it, or two requests raced past Redis), the
 /// unique row refuses the second claim and its transaction rolls back. Without a key, nothing.
 /// </summary>
-public sealed class IdempotencyClaims(IHttpContextAccessor http)
+public sealed class IdempotencyClaims(IHttpContextAccessor http, NpgsqlDataSource dataSource)
 {
     public async Task ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
@@ -36,10 +46,30 @@ public sealed class IdempotencyClaims(IHttpContextAccessor http)
         claim.Parameters.Add(new NpgsqlParameter { Value = key.OperationId });
         claim.Parameters.Add(new NpgsqlParameter { Value = key.Fingerprint, NpgsqlDbType = NpgsqlDbType.Bytea });
         claim.Parameters.Add(new NpgsqlParameter { Value = IdempotencyStore.Lifetime });
-        if (await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+        if (await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
         {
-            throw InFlight();
+            key.Claimed = true;
+            return;
         }
+
+        // The key is live in PostgreSQL although Redis let the request through (flushed, or down):
+        // the effect happened once already. This transaction's effect is rolled back by the throw.
+        // Read in platform scope: the row may belong to the tenant of the first request (a sign-up's).
+        var (platform, platformTransaction) = await Messaging.Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
+        (byte[] Fingerprint, StoredResponse? Response)? existing;
+        await using (platform)
+        await using (platformTransaction)
+        {
+            existing = await IdempotencyStore.ReadAsync(platform, platformTransaction, key.Scope, cancellationToken).ConfigureAwait(false);
+        }
+
+        throw existing switch
+        {
+            { } row when !row.Fingerprint.AsSpan().SequenceEqual(key.Fingerprint) => new ProblemException(ProblemTypes.IdempotencyKeyReused,
+                "This Idempotency-Key was already used for a request with a different method, path or body."),
+            { Response: { } stored } => new IdempotentReplayException(stored),
+            _ => InFlight(),
+        };
     }
 
     public static ProblemException InFlight() =>

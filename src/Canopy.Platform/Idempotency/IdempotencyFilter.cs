@@ -73,7 +73,8 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
                 return;
         }
 
-        http.Features.Set(new IdempotencyFeature(scope, fingerprint, operationId!));
+        var feature = new IdempotencyFeature(scope, fingerprint, operationId!);
+        http.Features.Set(feature);
         var original = http.Response.Body;
         using var buffer = new MemoryStream();
         http.Response.Body = buffer;
@@ -81,7 +82,15 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
         try
         {
             var executed = await next().ConfigureAwait(false);
-            if (executed.Exception is ProblemException { Type.Status: < 500 } problem && !executed.ExceptionHandled)
+            if (executed.Exception is IdempotentReplayException replay && !executed.ExceptionHandled)
+            {
+                // The key had taken effect before (Redis forgot it): its kept answer, as a replay.
+                await new ReplayResult(replay.Response).ExecuteResultAsync(executed).ConfigureAwait(false);
+                executed.ExceptionHandled = true;
+                await store.CompleteAsync(scope, fingerprint, operationId!, tenant, replay.Response, claimed: false, CancellationToken.None).ConfigureAwait(false);
+                stored = true;
+            }
+            else if (executed.Exception is ProblemException { Type.Status: < 500 } problem && !executed.ExceptionHandled)
             {
                 // A refusal is an answer too: written here, so it can be kept and replayed.
                 foreach (var handler in exceptionHandlers)
@@ -95,7 +104,7 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
                 executed.ExceptionHandled = true;
             }
 
-            if (executed.Exception is null || executed.ExceptionHandled)
+            if (!stored && (executed.Exception is null || executed.ExceptionHandled))
             {
                 var status = http.Response.StatusCode;
                 if (status < 500)
@@ -103,7 +112,7 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
                     var headers = KeptHeaders
                         .Where(h => http.Response.Headers.ContainsKey(h))
                         .ToDictionary(h => h, h => http.Response.Headers[h].ToString(), StringComparer.OrdinalIgnoreCase);
-                    await store.CompleteAsync(scope, fingerprint, operationId!, tenant, new StoredResponse(status, headers, buffer.ToArray()), CancellationToken.None).ConfigureAwait(false);
+                    await store.CompleteAsync(scope, fingerprint, operationId!, tenant, new StoredResponse(status, headers, buffer.ToArray()), feature.Claimed, CancellationToken.None).ConfigureAwait(false);
                     stored = true;
                 }
             }

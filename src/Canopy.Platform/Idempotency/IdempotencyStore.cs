@@ -38,54 +38,48 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
         return redis.call('GET', KEYS[1])
         """;
 
+    /// <summary>
+    /// The fast path: one Redis round trip. When Redis has forgotten the key (flush) or cannot
+    /// answer, the request proceeds and the claim in the effect's transaction is the guard
+    /// (<see cref="IdempotencyClaims"/>), which replays the answer kept in PostgreSQL.
+    /// </summary>
     public async Task<Begin> BeginAsync(byte[] scope, byte[] fingerprint, CancellationToken cancellationToken)
     {
-        var locked = false;
         try
         {
             var existing = await redis.ExecuteAsync("EVAL idempotency", db => db.ScriptEvaluateAsync(BeginScript, [Key(scope)],
                 [JsonSerializer.Serialize(new Entry("f", Convert.ToHexString(fingerprint), null, null, null)), (long)LockTime.TotalMilliseconds])).ConfigureAwait(false);
-            if (!existing.IsNull)
+            if (existing.IsNull)
             {
-                var entry = JsonSerializer.Deserialize<Entry>((string)existing!)!;
-                return entry.Fp != Convert.ToHexString(fingerprint) ? new Begin(BeginOutcome.Reused)
-                    : entry.S == "f" ? new Begin(BeginOutcome.InFlight)
-                    : new Begin(BeginOutcome.Replay, entry.ToResponse());
+                return new Begin(BeginOutcome.Proceed, Locked: true);
             }
 
-            locked = true;
+            var entry = JsonSerializer.Deserialize<Entry>((string)existing!)!;
+            return entry.Fp != Convert.ToHexString(fingerprint) ? new Begin(BeginOutcome.Reused)
+                : entry.S == "f" ? new Begin(BeginOutcome.InFlight)
+                : new Begin(BeginOutcome.Replay, entry.ToResponse());
         }
         catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
             LogRedisDown(logger, ex);
+            return new Begin(BeginOutcome.Proceed);
         }
-
-        // Redis may have been flushed or be down: PostgreSQL knows every key that took effect.
-        var row = await ReadAsync(scope, cancellationToken).ConfigureAwait(false);
-        if (row is null)
-        {
-            return new Begin(BeginOutcome.Proceed, Locked: locked);
-        }
-
-        var outcome = !row.Value.Fingerprint.AsSpan().SequenceEqual(fingerprint) ? BeginOutcome.Reused
-            : row.Value.Response is null ? BeginOutcome.InFlight
-            : BeginOutcome.Replay;
-        if (locked && outcome != BeginOutcome.Replay)
-        {
-            await ReleaseAsync(scope).ConfigureAwait(false);
-        }
-        else if (locked)
-        {
-            await RememberAsync(scope, fingerprint, row.Value.Response!).ConfigureAwait(false);
-        }
-
-        return new Begin(outcome, row.Value.Response);
     }
 
-    /// <summary>Keeps a 2XX or 4XX answer for replay, in Redis and in the key's PostgreSQL row.</summary>
-    public async Task CompleteAsync(byte[] scope, byte[] fingerprint, string operationId, string? tenant, StoredResponse response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Keeps a 2XX or 4XX answer for replay: in Redis always, and in the key's PostgreSQL row when
+    /// the operation claimed one with its effect (an answer without an effect can simply be
+    /// given again if Redis forgets it).
+    /// </summary>
+    public async Task CompleteAsync(byte[] scope, byte[] fingerprint, string operationId, string? tenant, StoredResponse response, bool claimed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(response);
+        if (!claimed)
+        {
+            await RememberAsync(scope, fingerprint, response).ConfigureAwait(false);
+            return;
+        }
+
         var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
         await using (connection)
         await using (transaction)
@@ -137,26 +131,23 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
         }
     }
 
-    private async Task<(byte[] Fingerprint, StoredResponse? Response)?> ReadAsync(byte[] scope, CancellationToken cancellationToken)
+    /// <summary>The live row of a key, read in the caller's transaction.</summary>
+    public static async Task<(byte[] Fingerprint, StoredResponse? Response)?> ReadAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, byte[] scope, CancellationToken cancellationToken)
     {
-        var (connection, transaction) = await Scope.BeginPlatformAsync(dataSource, cancellationToken).ConfigureAwait(false);
-        await using (connection)
-        await using (transaction)
+        await using var read = new NpgsqlCommand(
+            "SELECT fingerprint, status, headers::text, body FROM platform.idempotency_keys WHERE scope_hash = $1 AND expires_at > now()", connection, transaction);
+        read.Parameters.Add(new NpgsqlParameter { Value = scope, NpgsqlDbType = NpgsqlDbType.Bytea });
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            await using var read = new NpgsqlCommand(
-                "SELECT fingerprint, status, headers::text, body FROM platform.idempotency_keys WHERE scope_hash = $1 AND expires_at > now()", connection, transaction);
-            read.Parameters.Add(new NpgsqlParameter { Value = scope, NpgsqlDbType = NpgsqlDbType.Bytea });
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return null;
-            }
-
-            var fingerprint = (byte[])reader[0];
-            var response = reader.IsDBNull(1) ? null : new StoredResponse(
-                reader.GetInt32(1), JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(2))!, (byte[])reader[3]);
-            return (fingerprint, response);
+            return null;
         }
+
+        var fingerprint = (byte[])reader[0];
+        var response = reader.IsDBNull(1) ? null : new StoredResponse(
+            reader.GetInt32(1), JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(2))!, (byte[])reader[3]);
+        return (fingerprint, response);
     }
 
     private static RedisKey Key(byte[] scope) => "idempotency:" + Convert.ToHexString(scope);

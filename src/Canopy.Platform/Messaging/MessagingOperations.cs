@@ -127,15 +127,17 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
             }
         }
 
+        // First: a key that already took effect stops here, before the letter is touched.
+        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
         await tx.EnterPlatformScopeAsync(cancellationToken).ConfigureAwait(false);
         var (outcome, retryAfter) = await action(tx, cancellationToken).ConfigureAwait(false);
         var letter = await ReadLetterAsync(tx, deadLetterId, cancellationToken).ConfigureAwait(false);
         if (outcome == TriageOutcome.Done)
         {
-            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+            await tx.Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await tx.Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        // Otherwise nothing changed, the key's claim included: the transaction rolls back.
         return new TriageResult(outcome, letter, retryAfter);
     }
 

@@ -74,6 +74,8 @@ internal sealed class Members(
         var expires = now.AddDays(options.Value.InvitationDays);
         var email = request.Email.Trim();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
+        // First: a key that already took effect stops here, before any effect or integrity check.
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         // Only the caller's own organisation is consulted: whether the address has an account
         // elsewhere is not theirs to learn (accepting then answers 409 to the invitee alone).
         await using (var member = tx.Command("SELECT 1 FROM identity.users WHERE email_index = $1", new NpgsqlParameter { Value = index, NpgsqlDbType = NpgsqlDbType.Bytea }))
@@ -107,7 +109,6 @@ internal sealed class Members(
         }, caller.TenantId, id, cancellationToken).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.InvitationCreated, caller.UserId, null, address, cancellationToken,
             new { invitation = id, role = role.Name() }).ConfigureAwait(false);
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Invitation { Id = id, Email = email, Role = request.Role, Expires_at = expires };
     }
@@ -133,6 +134,8 @@ internal sealed class Members(
 
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
+        // First: a key that already took effect stops here, before any effect or integrity check.
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         // Spent once: the row lock makes a second acceptance wait, then find it accepted.
         var locked = await ReadInvitationAsync(tx, tokenHash, locking: true, cancellationToken).ConfigureAwait(false);
         if (locked is null || locked.Accepted || now >= locked.ExpiresAt)
@@ -158,7 +161,6 @@ internal sealed class Members(
         await tx.ExecuteAsync("UPDATE identity.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", cancellationToken, invitationId, now, userId).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.InvitationAccepted, userId, userId, address, cancellationToken,
             new { invitation = invitationId, role = role.Name() }).ConfigureAwait(false);
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Member { Id = memberId, User_id = userId, Role = role.ToContract(), Display_name = request.Display_name.Trim(), Joined_at = now };
     }
@@ -169,6 +171,8 @@ internal sealed class Members(
         var role = MemberRoles.FromContract(newRole);
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
+        // First: a key that already took effect stops here, before any effect or integrity check.
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var target = await FindAsync(tx, memberId, cancellationToken).ConfigureAwait(false) ?? throw MemberNotFound();
         Require(new OrganisationKeepsAnOwnerRule(target.Role, role, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
@@ -183,7 +187,6 @@ internal sealed class Members(
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.RoleChanged, caller.UserId, target.UserId, address, cancellationToken,
             new { from = target.Role.Name(), to = role.Name() }).ConfigureAwait(false);
         // Before the commit: if Redis cannot take the note, nothing changes (the old role's tokens must stop).
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(memberId, version, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (target with { Role = role, Version = version }).ToContract();
@@ -194,13 +197,14 @@ internal sealed class Members(
         ArgumentNullException.ThrowIfNull(caller);
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
+        // First: a key that already took effect stops here, before any effect or integrity check.
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var target = await FindAsync(tx, memberId, cancellationToken).ConfigureAwait(false) ?? throw MemberNotFound();
         Require(new CannotActAboveOwnRoleRule(caller.Role, target.Role), ProblemTypes.Forbidden);
         Require(new OrganisationKeepsAnOwnerRule(target.Role, null, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
         await EndMembershipAsync(tx, target, now, cancellationToken).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.MemberRemoved, caller.UserId, target.UserId, address, cancellationToken).ConfigureAwait(false);
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(memberId, target.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }

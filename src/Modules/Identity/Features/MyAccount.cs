@@ -64,6 +64,8 @@ internal sealed class MyAccount(
     {
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
+        // First: a key that already took effect stops here, before any effect or integrity check.
+        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var membership = await members.FindAsync(tx, caller.MemberId, cancellationToken).ConfigureAwait(false)
             ?? throw new ProblemException(ProblemTypes.Unauthenticated, "This account no longer exists.");
@@ -85,7 +87,6 @@ internal sealed class MyAccount(
             WHERE id = $1
             """, cancellationToken, caller.UserId, now).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, null, cancellationToken).ConfigureAwait(false);
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(caller.MemberId, membership.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await revocations.BlockTokenAsync(jti, accessExpires, now).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

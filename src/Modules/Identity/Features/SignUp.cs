@@ -27,6 +27,8 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
         await using var tx = await database.BeginAsync(tenantId, cancellationToken).ConfigureAwait(false);
         try
         {
+            // First: a key that already took effect stops here, before any effect or integrity check.
+            await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
             await tx.ExecuteAsync(
                 "INSERT INTO identity.tenants (id, name, created_at, updated_at, created_by) VALUES ($1, $2, $3, $3, $4)",
                 cancellationToken, tenantId, name, now, userId).ConfigureAwait(false);
@@ -35,7 +37,6 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
                 "INSERT INTO identity.memberships (id, tenant_id, user_id, role, joined_at, created_at, updated_at, created_by) VALUES ($1, $2, $3, 'owner', $4, $4, $4, $3)",
                 cancellationToken, memberId, tenantId, userId, now).ConfigureAwait(false);
             await log.AppendAsync(tx.Connection, tx.Inner, tenantId, SecurityEventKinds.SignedUp, userId, userId, address, cancellationToken).ConfigureAwait(false);
-            await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (IdentityDatabase.IsUniqueViolation(ex, Users.EmailIndexConstraint))

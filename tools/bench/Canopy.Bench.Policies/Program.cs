@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Canopy.Platform.Spec;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Npgsql;
+
+// The per-request cost of the policy pipeline (issue 6): a trivial authenticated operation with
+// and without its rate limit and idempotency key, in one run, on 127.0.0.1 only, bounded in time.
+// Target: the pipeline costs less than 25 % of the trivial operation's throughput.
+namespace Canopy.Bench.Policies;
+
+internal static class PolicyBench
+{
+    public static async Task<int> Main()
+    {
+        var port = int.Parse(Env("CANOPY_TEST_HTTP_PORT"), CultureInfo.InvariantCulture) + 7;
+        var seconds = Environment.GetEnvironmentVariable("BENCH_SECONDS") ?? "10";
+        await using var host = new BenchHost(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = Connection("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD"),
+            ["ConnectionStrings:PostgresOwner"] = Connection("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD"),
+            ["ConnectionStrings:Redis"] = $"127.0.0.1:{Env("CANOPY_REDIS_TEST_PORT")},password={Env("CANOPY_REDIS_PASSWORD")}",
+            ["Migrations:ApplyAtStartup"] = "true",
+            ["Runtime:Role"] = "api",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Conformance:Enabled"] = "false",
+        });
+        host.UseKestrel(port);
+        host.StartServer();
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+
+        // A signed-in member of a fresh organisation (its standard quota is set far above the load).
+        var email = $"bench.{Guid.NewGuid():N}@farm.example";
+        using (var signUp = new HttpRequestMessage(HttpMethod.Post, "/api/v1/sign-ups")
+        {
+            Content = JsonContent.Create(new { organization_name = "Bench Farms", email, password = "bench-password-0042", display_name = "Bench" }),
+        })
+        {
+            signUp.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+            (await client.SendAsync(signUp)).EnsureSuccessStatusCode();
+        }
+
+        using var signIn = await client.PostAsJsonAsync("/api/v1/auth/tokens", new { email, password = "bench-password-0042" });
+        var token = (await signIn.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>()).GetProperty("access_token").GetString()!;
+
+        Console.WriteLine($"bench: policy pipeline on {Environment.ProcessorCount} cores, wrk -t2 -c64 -d{seconds}s against 127.0.0.1 (same machine)");
+        var plain = await WrkAsync(port, "/bench/plain", token, idempotent: false, seconds);
+        var policied = await WrkAsync(port, "/bench/policied", token, idempotent: true, seconds);
+        var cost = 1 - (policied.RequestsPerSecond / plain.RequestsPerSecond);
+        Console.WriteLine($"bench: trivial authenticated POST: {plain.RequestsPerSecond:F0} req/s, p99 {plain.P99}");
+        Console.WriteLine($"bench: the same with rate limit + Idempotency-Key: {policied.RequestsPerSecond:F0} req/s, p99 {policied.P99}");
+        Console.WriteLine($"bench: the policy pipeline costs {cost.ToString("P0", CultureInfo.InvariantCulture)} of the trivial operation's throughput (target < 25 %)");
+        return 0;
+    }
+
+    private static string Env(string name) =>
+        Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run ./build.sh --target=Bench");
+
+    private static string Connection(string user, string password) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1",
+        Port = int.Parse(Env("CANOPY_PG_PORT"), CultureInfo.InvariantCulture),
+        Database = Env("CANOPY_PG_TEST_DATABASE"),
+        Username = Env(user),
+        Password = Env(password),
+    }.ConnectionString;
+
+    private static async Task<(double RequestsPerSecond, string P99)> WrkAsync(int port, string path, string token, bool idempotent, string seconds)
+    {
+        // A fresh Idempotency-Key per request: each is a first request, the expensive case.
+        var script = Path.Combine(Path.GetTempPath(), $"canopy-bench-{Guid.NewGuid():N}.lua");
+        // Each wrk thread numbers its own requests under its own prefix.
+        var key = idempotent ? "headers[\"Idempotency-Key\"] = prefix .. \"-\" .. counter" : "";
+        await File.WriteAllTextAsync(script, $$"""
+            local threads = 0
+            function setup(thread)
+              threads = threads + 1
+              thread:set("tid", threads)
+            end
+            function init(args)
+              prefix = tostring(tid) .. "-" .. tostring(os.time())
+              counter = 0
+            end
+            request = function()
+              counter = counter + 1
+              local headers = { ["Authorization"] = "Bearer {{token}}", ["Content-Type"] = "application/json" }
+              {{key}}
+              return wrk.format("POST", "{{path}}", headers, "{}")
+            end
+            """);
+        var start = new ProcessStartInfo("wrk", $"-t2 -c64 -d{seconds}s --latency -s {script} http://127.0.0.1:{port}") { RedirectStandardOutput = true };
+        using var wrk = Process.Start(start)!;
+        var output = await wrk.StandardOutput.ReadToEndAsync();
+        await wrk.WaitForExitAsync();
+        File.Delete(script);
+        var refused = Regex.Match(output, @"Non-2xx or 3xx responses: (\d+)");
+        if (refused.Success)
+        {
+            throw new InvalidOperationException($"{path}: {refused.Groups[1].Value} requests were refused; the benchmark measures successful requests only.");
+        }
+
+        var rate = double.Parse(Regex.Match(output, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        return (rate, Regex.Match(output, @"99%\s+(\S+)").Groups[1].Value);
+    }
+}
+
+/// <summary>The real application, listening on 127.0.0.1, with two bench operations described by a spec slice.</summary>
+internal sealed class BenchHost(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+{
+    // The real spec's operations keep their policies; the two bench operations differ only in theirs.
+    private static readonly string Slice = """
+          /bench/plain:
+            post:
+              operationId: benchPlain
+              x-roles: any
+          /bench/policied:
+            post:
+              operationId: benchPolicied
+              x-roles: any
+              x-rate-limit-tier: standard
+              x-idempotency: required
+        """;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Test");
+        var all = new Dictionary<string, string?>(settings)
+        {
+            ["RateLimits:Tiers:standard:Limit"] = "10000000",
+            ["RateLimits:Tiers:standard:WindowSeconds"] = "60",
+        };
+        builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(all));
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddControllers().AddApplicationPart(typeof(BenchController).Assembly);
+            using var stream = typeof(Program).Assembly.GetManifestResourceStream("Canopy.Api.openapi.yaml")!;
+            var spec = new StreamReader(stream).ReadToEnd();
+            services.AddSingleton(OperationCatalog.Parse(spec.Replace("\npaths:\n", "\npaths:\n" + Slice + "\n", StringComparison.Ordinal)));
+        });
+    }
+}
+
+/// <summary>Trivial operations: all the cost is the pipeline's.</summary>
+[ApiController]
+[Route("bench")]
+public sealed class BenchController : ControllerBase
+{
+    [HttpPost("plain", Name = "benchPlain")]
+    public IActionResult Plain() => Ok(new { ok = true });
+
+    [HttpPost("policied", Name = "benchPolicied")]
+    public IActionResult Policied() => Ok(new { ok = true });
+}
