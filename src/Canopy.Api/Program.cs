@@ -79,6 +79,7 @@ try
             mvc.Filters.Add<RateLimitFilter>();
             mvc.Filters.Add<FeatureFlagFilter>();
             mvc.Filters.Add<DeprecationFilter>();
+            mvc.Filters.Add<CacheTtlFilter>();
             mvc.Filters.Add<IdempotencyFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();

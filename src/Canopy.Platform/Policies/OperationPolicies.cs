@@ -60,6 +60,11 @@ public static class OperationPolicies
                 problems.Add($"{name}: x-feature-flag '{flag}' is not declared (FeatureManagement__{flag}=true|false)");
             }
 
+            if (x.TryGetValue(CacheTtlFilter.Extension, out var ttl) && (operation.Method != "GET" || CacheTtlFilter.Seconds(ttl) is null))
+            {
+                problems.Add($"{name}: x-cache-ttl '{ttl}' must be whole seconds from 1 to {CacheTtlFilter.MaxSeconds}, on a GET");
+            }
+
             if (x.GetValueOrDefault("deprecated") == "true")
             {
                 var deprecatedAt = Date(x.GetValueOrDefault("x-deprecated-at"));

@@ -44,6 +44,10 @@ internal static class ProbeApplication
               deprecated: true
               x-deprecated-at: '2026-11-01T00:00:00Z'
               x-sunset: '2027-05-01T12:00:00Z'
+          /test-only/cached:
+            get:
+              operationId: testCached
+              x-cache-ttl: 30
           /test-only/preview:
             get:
               operationId: testPreview

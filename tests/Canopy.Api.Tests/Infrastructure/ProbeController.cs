@@ -74,6 +74,10 @@ public sealed class ProbeController(CursorCodec cursors) : ControllerBase
     [HttpGet("old", Name = "testOld")]
     public IActionResult Old() => Ok(new { still = "working" });
 
+    [HttpGet("cached", Name = "testCached")]
+    public IActionResult Cached([FromQuery] bool fail = false) =>
+        fail ? throw new ProblemException(ProblemTypes.Conflict, "Asked to fail.") : Ok(new { fresh = true });
+
     [HttpGet("preview", Name = "testPreview")]
     public IActionResult Preview() => Ok(new { preview = true });
 

@@ -24,6 +24,21 @@ public sealed class OperationPolicyTests
     }
 
     [Fact]
+    public async Task Given_a_cache_ttl_Then_a_success_may_be_kept_that_long_and_a_problem_is_never_kept()
+    {
+        await using var factory = ProbeApplication.Create();
+        using var client = factory.CreateClient();
+
+        using var success = await client.GetAsync(new Uri("/test-only/cached", UriKind.Relative));
+        using var failure = await client.GetAsync(new Uri("/test-only/cached?fail=true", UriKind.Relative));
+        using var uncached = await client.GetAsync(new Uri("/test-only/old", UriKind.Relative));
+
+        Assert.Equal("private, max-age=30", success.Headers.GetValues("Cache-Control").Single());
+        Assert.Equal("no-store", failure.Headers.CacheControl?.ToString());
+        Assert.Equal("no-store", uncached.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
     public async Task Given_a_flag_that_is_off_Then_the_operation_is_404_unless_a_listed_tenant_dark_launches_it()
     {
         await using var identity = new CanopyApiFactory();
@@ -65,6 +80,7 @@ public sealed class OperationPolicyTests
     [InlineData("x-roles: superuser", "x-roles 'superuser'")]
     [InlineData("x-feature-flag: never_declared", "x-feature-flag 'never_declared'")]
     [InlineData("deprecated: true", "testCreateItem is deprecated without x-deprecated-at and x-sunset")]
+    [InlineData("x-cache-ttl: 30", "x-cache-ttl '30' must be whole seconds from 1 to 86400, on a GET")]
     public async Task Given_a_policy_value_the_service_does_not_know_Then_it_refuses_to_start_naming_it(string policy, string named)
     {
         var spec = ProbeApplication.Spec.Replace("      operationId: testCreateItem", "      operationId: testCreateItem\n      " + policy, StringComparison.Ordinal);
