@@ -33,7 +33,9 @@ public sealed class OperationPolicyTests
         using var failure = await client.GetAsync(new Uri("/test-only/cached?fail=true", UriKind.Relative));
         using var uncached = await client.GetAsync(new Uri("/test-only/old", UriKind.Relative));
 
-        Assert.Equal("private, max-age=30", success.Headers.GetValues("Cache-Control").Single());
+        Assert.True(success.Headers.CacheControl!.Private);
+        Assert.Equal(TimeSpan.FromSeconds(30), success.Headers.CacheControl.MaxAge);
+        Assert.False(success.Headers.CacheControl.NoStore);
         Assert.Equal("no-store", failure.Headers.CacheControl?.ToString());
         Assert.Equal("no-store", uncached.Headers.CacheControl?.ToString());
     }
