@@ -28,8 +28,9 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
-        var mode = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        var operation = catalog.For(context.ActionDescriptor);
+        var operationId = operation?.OperationId;
+        var mode = operation?.Extensions.GetValueOrDefault(Extension);
         var http = context.HttpContext;
         var raw = http.Request.Headers[Header].ToString();
         if (mode is not ("required" or "optional") || (raw.Length == 0 && mode == "optional"))

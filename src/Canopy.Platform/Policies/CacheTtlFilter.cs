@@ -19,11 +19,9 @@ public sealed class CacheTtlFilter(OperationCatalog catalog) : IAsyncResourceFil
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
         var http = context.HttpContext;
         if (HttpMethods.IsGet(http.Request.Method)
-            && operationId is not null
-            && Seconds(catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension)) is { } ttl)
+            && Seconds(catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension)) is { } ttl)
         {
             // Runs before the security headers' default (no-store), which then leaves it alone.
             http.Response.OnStarting(() =>

@@ -18,8 +18,8 @@ public sealed class DeprecationFilter(OperationCatalog catalog) : IAsyncResource
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
-        var extensions = operationId is null ? null : catalog.Find(operationId)?.Extensions;
+        var operation = catalog.For(context.ActionDescriptor);
+        var extensions = operation?.Extensions;
         if (extensions?.GetValueOrDefault("deprecated") == "true"
             && OperationPolicies.Date(extensions.GetValueOrDefault("x-deprecated-at")) is { } deprecatedAt
             && OperationPolicies.Date(extensions.GetValueOrDefault("x-sunset")) is { } sunset)
@@ -30,7 +30,7 @@ public sealed class DeprecationFilter(OperationCatalog catalog) : IAsyncResource
             {
                 http.Response.Headers["Deprecation"] = "@" + deprecatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
                 http.Response.Headers["Sunset"] = sunset.UtcDateTime.ToString("R", CultureInfo.InvariantCulture);
-                http.Response.Headers.Append("Link", $"<{DocumentationUri}#{operationId}>; rel=\"deprecation\"");
+                http.Response.Headers.Append("Link", $"<{DocumentationUri}#{operation!.OperationId}>; rel=\"deprecation\"");
                 return Task.CompletedTask;
             });
         }

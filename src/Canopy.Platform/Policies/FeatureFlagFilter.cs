@@ -21,8 +21,7 @@ public sealed class FeatureFlagFilter(OperationCatalog catalog, IFeatureManager 
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
-        var flag = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        var flag = catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension);
         if (flag is null || await features.IsEnabledAsync(flag).ConfigureAwait(false) || DarkLaunched(context, flag))
         {
             await next().ConfigureAwait(false);

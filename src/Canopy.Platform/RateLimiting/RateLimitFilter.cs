@@ -22,8 +22,7 @@ public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limite
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(next);
-        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
-        var tier = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        var tier = catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension);
         if (tier is null || !options.Value.Tiers.TryGetValue(tier, out var quota))
         {
             await next().ConfigureAwait(false);

@@ -22,8 +22,7 @@ public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuth
     public async Task OnAuthorizationAsync(AuthorizationFilterContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var operationId = context.ActionDescriptor.AttributeRouteInfo?.Name;
-        var required = operationId is null ? null : catalog.Find(operationId)?.Extensions.GetValueOrDefault(Extension);
+        var required = catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension);
         if (required is null or "public")
         {
             return; // platform operations (no x-roles) guard themselves; public ones need nothing

@@ -73,6 +73,10 @@ public sealed partial class OperationCatalog
 
     public OperationSpec? Find(string operationId) => _byId.GetValueOrDefault(operationId);
 
+    /// <summary>The operation an MVC action serves (its route name is the operationId), if the spec has it.</summary>
+    public OperationSpec? For(Microsoft.AspNetCore.Mvc.Abstractions.ActionDescriptor action) =>
+        action?.AttributeRouteInfo?.Name is { } operationId ? Find(operationId) : null;
+
     public static OperationCatalog Parse(string yaml)
     {
         var stream = new YamlStream();
