@@ -75,9 +75,11 @@ try
     builder.Services
         .AddControllers(mvc =>
         {
-            mvc.Filters.Add<OperationAccessFilter>();
-            mvc.Filters.Add<RateLimitFilter>();
+            // Authorization filters, in this order: a switched-off operation does not exist; the
+            // quota is spent by every attempt, refused ones included; then who may call.
             mvc.Filters.Add<FeatureFlagFilter>();
+            mvc.Filters.Add<RateLimitFilter>();
+            mvc.Filters.Add<OperationAccessFilter>();
             mvc.Filters.Add<DeprecationFilter>();
             mvc.Filters.Add<CacheTtlFilter>();
             mvc.Filters.Add<IdempotencyFilter>();
@@ -96,10 +98,16 @@ try
     var app = builder.Build();
 
     // Every served operation's policies come from the spec, with values the service knows.
-    var served = app.Services.GetRequiredService<Microsoft.AspNetCore.Mvc.Infrastructure.IActionDescriptorCollectionProvider>()
-        .ActionDescriptors.Items.Select(a => a.AttributeRouteInfo?.Name).OfType<string>().ToHashSet(StringComparer.Ordinal);
-    if (OperationPolicies.Problems(app.Services.GetRequiredService<OperationCatalog>(), served,
-            app.Services.GetRequiredService<IOptions<RateLimitOptions>>().Value.Tiers.Keys, FeatureFlagFilter.Declared(configuration)) is { Count: > 0 } policyProblems)
+    var operationCatalog = app.Services.GetRequiredService<OperationCatalog>();
+    var actions = app.Services.GetRequiredService<Microsoft.AspNetCore.Mvc.Infrastructure.IActionDescriptorCollectionProvider>().ActionDescriptors.Items;
+    var served = actions.Select(a => a.AttributeRouteInfo?.Name).OfType<string>().ToHashSet(StringComparer.Ordinal);
+    // An /api/ route the spec does not describe would have no policy at all: never serve it.
+    var undescribed = actions
+        .Where(a => a.AttributeRouteInfo?.Template?.StartsWith("api/", StringComparison.Ordinal) == true && operationCatalog.For(a) is null)
+        .Select(a => $"{string.Join('|', a.ActionConstraints?.OfType<Microsoft.AspNetCore.Mvc.ActionConstraints.HttpMethodActionConstraint>().SelectMany(c => c.HttpMethods) ?? [])} "
+            + $"{a.AttributeRouteInfo!.Template} is served but its operation {a.AttributeRouteInfo.Name ?? "(unnamed)"} is not in the spec");
+    if (undescribed.Concat(OperationPolicies.Problems(operationCatalog, served,
+            app.Services.GetRequiredService<IOptions<RateLimitOptions>>().Value.Tiers.Keys, FeatureFlagFilter.Declared(configuration))).ToList() is { Count: > 0 } policyProblems)
     {
         throw new InvalidOperationException($"The spec's operation policies are incomplete or unknown: {string.Join("; ", policyProblems)}.");
     }

@@ -12,6 +12,32 @@ public sealed record IdempotencyFeature(byte[] Scope, byte[] Fingerprint, string
     public bool Claimed { get; set; }
 }
 
+/// <summary>
+/// The guard's own refusal (the key is in flight, or was used for another request): an answer
+/// about the key, never the key's answer, so it is not kept for replay.
+/// </summary>
+public sealed class IdempotencyConflictException : ProblemException
+{
+    public IdempotencyConflictException(ProblemType type, string detail)
+        : base(type, detail)
+    {
+    }
+
+    public IdempotencyConflictException()
+    {
+    }
+
+    public IdempotencyConflictException(string message)
+        : base(message)
+    {
+    }
+
+    public IdempotencyConflictException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>The key already took effect (Redis had forgotten it): answer with the stored response.</summary>
 public sealed class IdempotentReplayException(StoredResponse response) : Exception("The Idempotency-Key already took effect; its stored answer is replayed.")
 {
@@ -65,14 +91,14 @@ public sealed class IdempotencyClaims(IHttpContextAccessor http, NpgsqlDataSourc
 
         throw existing switch
         {
-            { } row when !row.Fingerprint.AsSpan().SequenceEqual(key.Fingerprint) => new ProblemException(ProblemTypes.IdempotencyKeyReused,
+            { } row when !row.Fingerprint.AsSpan().SequenceEqual(key.Fingerprint) => new IdempotencyConflictException(ProblemTypes.IdempotencyKeyReused,
                 "This Idempotency-Key was already used for a request with a different method, path or body."),
             { Response: { } stored } => new IdempotentReplayException(stored),
             _ => InFlight(),
         };
     }
 
-    public static ProblemException InFlight() =>
+    public static IdempotencyConflictException InFlight() =>
         new(ProblemTypes.IdempotencyKeyInFlight, "A request with this Idempotency-Key has already been applied or is still running; send it again in a moment to get its answer.")
         {
             Headers = { ["Retry-After"] = "1" },

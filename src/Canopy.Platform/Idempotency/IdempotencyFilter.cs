@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Filters;
+using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace Canopy.Platform.Idempotency;
 
@@ -15,14 +17,16 @@ namespace Canopy.Platform.Idempotency;
 /// that arrives while the first is running gets 409 with <c>Retry-After: 1</c>. 2XX and 4XX
 /// answers are kept for 24 hours; 5XX are not (the client may retry).
 /// </summary>
-public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore store, IEnumerable<IExceptionHandler> exceptionHandlers) : IAsyncResourceFilter
+public sealed partial class IdempotencyFilter(
+    OperationCatalog catalog, IdempotencyStore store, IEnumerable<IExceptionHandler> exceptionHandlers, ILogger<IdempotencyFilter> logger) : IAsyncResourceFilter
 {
     public const string Extension = "x-idempotency";
     public const string Header = "Idempotency-Key";
     public const string ReplayedHeader = "Idempotent-Replayed";
 
-    // Headers a replay must carry besides the body (Location, ETag) and its media type.
-    private static readonly string[] KeptHeaders = ["Content-Type", "Location", "ETag", "Cache-Control"];
+    // Headers a replay must carry besides the body: its media type, where the resource is and
+    // its version, how it may be cached, and what a refusal told the client.
+    private static readonly string[] KeptHeaders = ["Content-Type", "Location", "ETag", "Cache-Control", "WWW-Authenticate", "Allow"];
 
     public async Task OnResourceExecutionAsync(ResourceExecutingContext context, ResourceExecutionDelegate next)
     {
@@ -79,7 +83,8 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
         var original = http.Response.Body;
         using var buffer = new MemoryStream();
         http.Response.Body = buffer;
-        var stored = false;
+        var kept = false;
+        var send = false;
         try
         {
             var executed = await next().ConfigureAwait(false);
@@ -88,8 +93,7 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
                 // The key had taken effect before (Redis forgot it): its kept answer, as a replay.
                 await new ReplayResult(replay.Response).ExecuteResultAsync(executed).ConfigureAwait(false);
                 executed.ExceptionHandled = true;
-                await store.CompleteAsync(scope, fingerprint, operationId!, tenant, replay.Response, claimed: false, CancellationToken.None).ConfigureAwait(false);
-                stored = true;
+                kept = await KeepAsync(scope, fingerprint, operationId!, tenant, replay.Response, inPostgres: false).ConfigureAwait(false);
             }
             else if (executed.Exception is ProblemException { Type.Status: < 500 } problem && !executed.ExceptionHandled)
             {
@@ -103,33 +107,71 @@ public sealed class IdempotencyFilter(OperationCatalog catalog, IdempotencyStore
                 }
 
                 executed.ExceptionHandled = true;
-            }
-
-            if (!stored && (executed.Exception is null || executed.ExceptionHandled))
-            {
-                var status = http.Response.StatusCode;
-                if (status < 500)
+                // The guard's own refusals (in flight, reused) are about the key, not its answer.
+                if (problem is not IdempotencyConflictException)
                 {
-                    var headers = KeptHeaders
-                        .Where(h => http.Response.Headers.ContainsKey(h))
-                        .ToDictionary(h => h, h => http.Response.Headers[h].ToString(), StringComparer.OrdinalIgnoreCase);
-                    await store.CompleteAsync(scope, fingerprint, operationId!, tenant, new StoredResponse(status, headers, buffer.ToArray()), feature.Claimed, CancellationToken.None).ConfigureAwait(false);
-                    stored = true;
+                    kept = await KeepAnswerAsync(http, scope, fingerprint, operationId!, tenant, buffer, feature).ConfigureAwait(false);
                 }
             }
+            else if (executed.Exception is null || executed.ExceptionHandled)
+            {
+                kept = await KeepAnswerAsync(http, scope, fingerprint, operationId!, tenant, buffer, feature).ConfigureAwait(false);
+            }
+
+            send = executed.Exception is null || executed.ExceptionHandled;
         }
         finally
         {
             http.Response.Body = original;
-            if (!stored)
+            if (!kept && begin.Locked)
             {
-                await store.ReleaseAsync(scope).ConfigureAwait(false);
+                await store.ReleaseAsync(scope, fingerprint).ConfigureAwait(false);
             }
         }
 
-        buffer.Position = 0;
-        await buffer.CopyToAsync(original, http.RequestAborted).ConfigureAwait(false);
+        // An unhandled exception goes to the exception handler whole: no half-written answer leaves.
+        if (send)
+        {
+            buffer.Position = 0;
+            await buffer.CopyToAsync(original, http.RequestAborted).ConfigureAwait(false);
+        }
     }
+
+    /// <summary>
+    /// Keeps a final answer: 2XX and 4XX, except 429 (the client should retry after its wait, not
+    /// be told "too many" for a day). In PostgreSQL only when the effect committed with the claim.
+    /// </summary>
+    private Task<bool> KeepAnswerAsync(HttpContext http, byte[] scope, byte[] fingerprint, string operationId, string? tenant, MemoryStream buffer, IdempotencyFeature feature)
+    {
+        var status = http.Response.StatusCode;
+        if (status >= 500 || status == StatusCodes.Status429TooManyRequests)
+        {
+            return Task.FromResult(false);
+        }
+
+        var headers = KeptHeaders
+            .Where(h => http.Response.Headers.ContainsKey(h))
+            .ToDictionary(h => h, h => http.Response.Headers[h].ToString(), StringComparer.OrdinalIgnoreCase);
+        return KeepAsync(scope, fingerprint, operationId, tenant, new StoredResponse(status, headers, buffer.ToArray()), inPostgres: feature.Claimed && status < 400);
+    }
+
+    /// <summary>A failure to keep the answer must not turn an applied change into a 500: it is logged, and the answer sent.</summary>
+    private async Task<bool> KeepAsync(byte[] scope, byte[] fingerprint, string operationId, string? tenant, StoredResponse response, bool inPostgres)
+    {
+        try
+        {
+            await store.CompleteAsync(scope, fingerprint, operationId, tenant, response, inPostgres, CancellationToken.None).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException || Redis.RedisUnavailableException.Is(ex))
+        {
+            LogNotKept(logger, operationId, ex);
+            return true;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The answer of {OperationId} could not be kept for idempotent replay; it was sent all the same")]
+    private static partial void LogNotKept(ILogger logger, string operationId, Exception exception);
 
     private static ObjectResult BadKey(HttpContext http, string detail)
     {

@@ -105,12 +105,21 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
         await RememberAsync(scope, fingerprint, response).ConfigureAwait(false);
     }
 
-    /// <summary>Forgets an in-flight lock: the request failed with 5XX and may be retried.</summary>
-    public async Task ReleaseAsync(byte[] scope)
+    private const string ReleaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
+
+    /// <summary>
+    /// Forgets this request's in-flight lock (it failed with 5XX, or was refused by the guard),
+    /// and only that: a lock or an answer written by another request stays.
+    /// </summary>
+    public async Task ReleaseAsync(byte[] scope, byte[] fingerprint)
     {
         try
         {
-            await redis.ExecuteAsync("DEL", db => db.KeyDeleteAsync(Key(scope))).ConfigureAwait(false);
+            var marker = JsonSerializer.Serialize(new Entry("f", Convert.ToHexString(fingerprint), null, null, null));
+            await redis.ExecuteAsync("EVAL idempotency-release", db => db.ScriptEvaluateAsync(ReleaseScript, [Key(scope)], [marker])).ConfigureAwait(false);
         }
         catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {

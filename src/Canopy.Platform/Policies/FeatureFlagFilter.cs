@@ -12,31 +12,35 @@ namespace Canopy.Platform.Policies;
 /// except for an organisation listed in <c>FeatureFlags__&lt;flag&gt;__DarkLaunchTenants</c> that
 /// asks for it with <c>X-Feature-Flag: &lt;flag&gt;</c>.
 /// </summary>
-public sealed class FeatureFlagFilter(OperationCatalog catalog, IFeatureManager features, IConfiguration configuration) : IAsyncResourceFilter
+/// <remarks>Runs first among the authorization filters: a switched-off operation answers like an unknown address, to everyone.</remarks>
+public sealed class FeatureFlagFilter(OperationCatalog catalog, IFeatureManager features, IConfiguration configuration) : IAsyncAuthorizationFilter
 {
     public const string Extension = "x-feature-flag";
     public const string Header = "X-Feature-Flag";
 
-    public async Task OnResourceExecutionAsync(ResourceExecutingContext context, ResourceExecutionDelegate next)
+    public async Task OnAuthorizationAsync(AuthorizationFilterContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(next);
         var flag = catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension);
-        if (flag is null || await features.IsEnabledAsync(flag).ConfigureAwait(false) || DarkLaunched(context, flag))
+        if (flag is null || await features.IsEnabledAsync(flag).ConfigureAwait(false) || await DarkLaunchedAsync(context.HttpContext, flag).ConfigureAwait(false))
         {
-            await next().ConfigureAwait(false);
             return;
         }
 
         context.Result = ProblemFactory.Result(context.HttpContext, ProblemTypes.NotFound, "Nothing exists at this address.");
     }
 
-    private bool DarkLaunched(ResourceExecutingContext context, string flag)
+    private async Task<bool> DarkLaunchedAsync(Microsoft.AspNetCore.Http.HttpContext http, string flag)
     {
-        var asked = context.HttpContext.Request.Headers[Header].ToString()
+        var asked = http.Request.Headers[Header].ToString()
             .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Contains(flag, StringComparer.Ordinal);
-        var tenant = context.HttpContext.User.FindFirst("tid")?.Value;
+        if (!asked)
+        {
+            return false;
+        }
+
+        var tenant = (await Security.Caller.PrincipalAsync(http).ConfigureAwait(false))?.FindFirst("tid")?.Value;
         return asked && tenant is not null
             && (configuration.GetSection($"FeatureFlags:{flag}:DarkLaunchTenants").Get<string[]>() ?? [])
                 .Contains(tenant, StringComparer.OrdinalIgnoreCase);

@@ -9,28 +9,28 @@ using Microsoft.Extensions.Options;
 namespace Canopy.Platform.RateLimiting;
 
 /// <summary>
-/// Applies the operation's <c>x-rate-limit-tier</c> after authentication (so a quota can belong
-/// to a tenant or a user) and before model binding. Every response of a limited operation
-/// carries <c>RateLimit-Policy</c> and <c>RateLimit</c>; over the quota the answer is a 429
-/// problem with <c>Retry-After</c> and <c>violated_policies</c>.
+/// Applies the operation's <c>x-rate-limit-tier</c> before access control, so refused attempts
+/// (401, 403) spend the quota and carry the headers too; the caller is authenticated here when
+/// a token is sent, so a quota can belong to a tenant or a user. Every response of a limited
+/// operation carries <c>RateLimit-Policy</c> and <c>RateLimit</c>; over the quota the answer
+/// is a 429 problem with <c>Retry-After</c> and <c>violated_policies</c>.
 /// </summary>
-public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limiter, IOptions<RateLimitOptions> options, CanopyMetrics metrics) : IAsyncResourceFilter
+public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limiter, IOptions<RateLimitOptions> options, CanopyMetrics metrics) : IAsyncAuthorizationFilter
 {
     public const string Extension = "x-rate-limit-tier";
 
-    public async Task OnResourceExecutionAsync(ResourceExecutingContext context, ResourceExecutionDelegate next)
+    public async Task OnAuthorizationAsync(AuthorizationFilterContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(next);
         var tier = catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension);
         if (tier is null || !options.Value.Tiers.TryGetValue(tier, out var quota))
         {
-            await next().ConfigureAwait(false);
             return;
         }
 
         var http = context.HttpContext;
-        var decision = await limiter.CheckAsync(RateLimitKeys.For(tier, http), quota, http.RequestAborted).ConfigureAwait(false);
+        var caller = await Security.Caller.PrincipalAsync(http).ConfigureAwait(false);
+        var decision = await limiter.CheckAsync(RateLimitKeys.For(tier, http, caller), quota, http.RequestAborted).ConfigureAwait(false);
         var policy = $"\"{tier}\";q={quota.Limit.ToString(CultureInfo.InvariantCulture)};w={quota.WindowSeconds.ToString(CultureInfo.InvariantCulture)}";
         var state = $"\"{tier}\";r={decision.Remaining.ToString(CultureInfo.InvariantCulture)};t={decision.ResetSeconds.ToString(CultureInfo.InvariantCulture)}";
         // Set as the response starts (an error page clears headers set earlier), beside any
@@ -43,7 +43,6 @@ public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limite
         });
         if (decision.Allowed)
         {
-            await next().ConfigureAwait(false);
             return;
         }
 
@@ -63,13 +62,13 @@ public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limite
 /// <summary>Whose quota a request spends, per tier (DESIGN.md).</summary>
 public static class RateLimitKeys
 {
-    public static string For(string tier, HttpContext http)
+    public static string For(string tier, HttpContext http, System.Security.Claims.ClaimsPrincipal? caller)
     {
         ArgumentNullException.ThrowIfNull(http);
         var ip = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var user = http.User.FindFirst("sub")?.Value;
-        var tenant = http.User.FindFirst("tid")?.Value;
-        var device = http.User.FindFirst("device")?.Value;
+        var user = caller?.FindFirst("sub")?.Value;
+        var tenant = caller?.FindFirst("tid")?.Value;
+        var device = caller?.FindFirst("device")?.Value;
         return tier switch
         {
             "auth" => $"auth:ip:{ip}",

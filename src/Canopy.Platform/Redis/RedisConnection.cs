@@ -123,5 +123,10 @@ public sealed class RedisUnavailableException : Exception
 
     /// <summary>Whether an exception means Redis cannot be reached or did not answer.</summary>
     public static bool Is(Exception exception) =>
-        exception is RedisUnavailableException or RedisConnectionException or RedisTimeoutException;
+        exception is RedisUnavailableException or RedisConnectionException or RedisTimeoutException
+        || (exception is RedisServerException server && Unavailable.Any(p => server.Message.StartsWith(p, StringComparison.Ordinal)));
+
+    // Server answers that mean "not now" (restarting, a replica after failover, out of memory,
+    // busy with a script), as opposed to a mistake in the command.
+    private static readonly string[] Unavailable = ["LOADING", "READONLY", "MASTERDOWN", "OOM", "BUSY", "TRYAGAIN", "CLUSTERDOWN"];
 }

@@ -68,9 +68,18 @@ internal static class ProbeApplication
         {
             services.AddControllers().AddApplicationPart(typeof(ProbeController).Assembly);
             services.AddCanopyValidators(typeof(ProbeController).Assembly);
-            services.AddSingleton(OperationCatalog.Parse(Spec));
+            services.AddSingleton(OperationCatalog.Parse(WithRealSpec(Spec)));
             more?.Invoke(services);
         });
+
+    /// <summary>The service's own spec with the probe's paths added, so real operations keep their policies.</summary>
+    public static string WithRealSpec(string probeSpec)
+    {
+        using var stream = typeof(Program).Assembly.GetManifestResourceStream("Canopy.Api.openapi.yaml")!;
+        var real = new StreamReader(stream).ReadToEnd();
+        var probePaths = probeSpec[(probeSpec.IndexOf("\npaths:\n", StringComparison.Ordinal) + "\npaths:\n".Length)..];
+        return real.Replace("\npaths:\n", "\npaths:\n" + probePaths.TrimEnd('\n') + "\n", StringComparison.Ordinal);
+    }
 
     // The probe's flag must be declared (off unless a test turns it on).
     private static Dictionary<string, string?> WithDefaults(IReadOnlyDictionary<string, string?>? settings)

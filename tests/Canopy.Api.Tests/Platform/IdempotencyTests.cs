@@ -111,6 +111,33 @@ public sealed class IdempotencyTests : IClassFixture<IdentityHost>
     }
 
     [Fact]
+    public async Task Given_redis_flushed_and_the_key_reused_for_another_body_Then_that_refusal_is_not_kept_and_the_first_request_still_replays()
+    {
+        using var redis = new DisposableRedis();
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
+        var client = factory.CreateClient();
+        var key = Guid.NewGuid().ToString();
+        var body = SignUp(IdentityApi.NewEmail(), "Guarded Farms " + key);
+
+        using var first = await Send(client, "/api/v1/sign-ups", body, key);
+        await FlushAsync(redis);
+        using var other = await Send(client, "/api/v1/sign-ups", SignUp(IdentityApi.NewEmail(), "Intruder Farms " + key), key);
+        using var retry = await Send(client, "/api/v1/sign-ups", body, key);
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        await ProblemAssert.IsProblemAsync(other, HttpStatusCode.UnprocessableEntity, "idempotency-key-reused");
+        Assert.Equal(HttpStatusCode.Created, retry.StatusCode);
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.tenants WHERE name = $1", "Intruder Farms " + key));
+    }
+
+    private static async Task FlushAsync(DisposableRedis redis)
+    {
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        await connection.GetServer(connection.GetEndPoints()[0]).FlushAllDatabasesAsync();
+    }
+
+    [Fact]
     public async Task Given_a_5xx_answer_Then_nothing_is_kept_and_the_retry_runs_again()
     {
         await using var factory = ProbeApplication.Create();

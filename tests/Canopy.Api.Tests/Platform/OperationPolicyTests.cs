@@ -59,6 +59,9 @@ public sealed class OperationPolicyTests
 
         await ProblemAssert.IsProblemAsync(plain, HttpStatusCode.NotFound, "not-found");
         Assert.Equal(HttpStatusCode.OK, darkLaunched.StatusCode);
+        // Switched off, it answers anyone like an unknown address: not 401 to the anonymous.
+        using var anonymous = await client.GetAsync(new Uri("/test-only/preview", UriKind.Relative));
+        await ProblemAssert.IsProblemAsync(anonymous, HttpStatusCode.NotFound, "not-found");
         await ProblemAssert.IsProblemAsync(notListed, HttpStatusCode.NotFound, "not-found");
     }
 
@@ -87,7 +90,7 @@ public sealed class OperationPolicyTests
     public async Task Given_a_policy_value_the_service_does_not_know_Then_it_refuses_to_start_naming_it(string policy, string named)
     {
         var spec = ProbeApplication.Spec.Replace("      operationId: testCreateItem", "      operationId: testCreateItem\n      " + policy, StringComparison.Ordinal);
-        await using var factory = ProbeApplication.Create(more: s => s.AddSingleton(OperationCatalog.Parse(spec)));
+        await using var factory = ProbeApplication.Create(more: s => s.AddSingleton(OperationCatalog.Parse(ProbeApplication.WithRealSpec(spec))));
 
         var error = Assert.ThrowsAny<InvalidOperationException>(() => factory.CreateClient());
 
@@ -108,6 +111,19 @@ public sealed class OperationPolicyTests
         var error = Assert.ThrowsAny<InvalidOperationException>(() => factory.CreateClient());
 
         Assert.Contains("getMe has no x-roles", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_an_api_route_the_spec_does_not_describe_Then_the_service_refuses_to_start_rather_than_serve_it_unguarded()
+    {
+        await using var stream = typeof(Program).Assembly.GetManifestResourceStream("Canopy.Api.openapi.yaml")!;
+        var spec = await new StreamReader(stream).ReadToEndAsync();
+        spec = spec.Replace("operationId: getMe\n", "operationId: getMeRenamed\n", StringComparison.Ordinal);
+        await using var factory = new CanopyApiFactory(configureServices: s => s.AddSingleton(OperationCatalog.Parse(spec)));
+
+        var error = Assert.ThrowsAny<InvalidOperationException>(() => factory.CreateClient());
+
+        Assert.Contains("GET api/v1/me is served but its operation getMe is not in the spec", error.Message, StringComparison.Ordinal);
     }
 
     private static Task<HttpResponseMessage> Get(HttpClient client, string token, bool flagHeader)

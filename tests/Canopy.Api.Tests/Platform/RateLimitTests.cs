@@ -39,6 +39,22 @@ public sealed class RateLimitTests
     }
 
     [Fact]
+    public async Task Given_a_refused_attempt_Then_it_spends_the_quota_and_carries_the_headers_too()
+    {
+        await using var factory = Host(authLimit: 2);
+        using var client = factory.CreateClient();
+
+        using var unauthorised = await client.PostAsJsonAsync(new Uri("/api/v1/auth/tokens/revoke", UriKind.Relative), new { refresh_token = "rt_x" });
+        using var second = await SignInAsync(client);
+        using var third = await SignInAsync(client);
+
+        await ProblemAssert.IsProblemAsync(unauthorised, HttpStatusCode.Unauthorized, "unauthenticated");
+        Assert.Equal("\"auth\";q=2;w=60", Header(unauthorised, "RateLimit-Policy"));
+        Assert.Equal(HttpStatusCode.Unauthorized, second.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+    }
+
+    [Fact]
     public async Task Given_two_instances_sharing_redis_Then_they_enforce_one_quota()
     {
         await using var first = Host(authLimit: 4);
