@@ -104,7 +104,7 @@ internal static class PolicyBench
         }
 
         var rate = double.Parse(Regex.Match(output, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture);
-        return (rate, Regex.Match(output, @"99%\s+(\S+)").Groups[1].Value);
+        return (rate, Regex.Match(output, @"\n\s+99%\s+(\S+)").Groups[1].Value);
     }
 }
 
