@@ -48,7 +48,7 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
         try
         {
             var existing = await redis.ExecuteAsync("EVAL idempotency", db => db.ScriptEvaluateAsync(BeginScript, [Key(scope)],
-                [JsonSerializer.Serialize(new Entry("f", Convert.ToHexString(fingerprint), null, null, null)), (long)LockTime.TotalMilliseconds])).ConfigureAwait(false);
+                [InFlightMarker(fingerprint), (long)LockTime.TotalMilliseconds])).ConfigureAwait(false);
             if (existing.IsNull)
             {
                 return new Begin(BeginOutcome.Proceed, Locked: true);
@@ -118,8 +118,7 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
     {
         try
         {
-            var marker = JsonSerializer.Serialize(new Entry("f", Convert.ToHexString(fingerprint), null, null, null));
-            await redis.ExecuteAsync("EVAL idempotency-release", db => db.ScriptEvaluateAsync(ReleaseScript, [Key(scope)], [marker])).ConfigureAwait(false);
+            await redis.ExecuteAsync("EVAL idempotency-release", db => db.ScriptEvaluateAsync(ReleaseScript, [Key(scope)], [InFlightMarker(fingerprint)])).ConfigureAwait(false);
         }
         catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
         {
@@ -158,6 +157,9 @@ public sealed partial class IdempotencyStore(RedisConnection redis, NpgsqlDataSo
             reader.GetInt32(1), JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(2))!, (byte[])reader[3]);
         return (fingerprint, response);
     }
+
+    /// <summary>The value of a key while its first request runs; release compares against it.</summary>
+    private static string InFlightMarker(byte[] fingerprint) => JsonSerializer.Serialize(new Entry("f", Convert.ToHexString(fingerprint), null, null, null));
 
     private static RedisKey Key(byte[] scope) => "idempotency:" + Convert.ToHexString(scope);
 

@@ -1,5 +1,4 @@
 using Canopy.Platform.Postgres;
-using Canopy.Platform.Tenancy;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -48,23 +47,17 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
 
     public async Task<JobView?> GetJobAsync(Guid tenantId, Guid jobId, CancellationToken cancellationToken)
     {
-        var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
-        await using (connection)
-        await using (transaction)
-        {
-            await using var command = new NpgsqlCommand("""
-                SELECT id, queue, type, status, progress, attempts, max_attempts, cancel_requested, run_at, created_at, updated_at, finished_at
-                FROM platform.jobs WHERE id = $1 AND tenant_id = $2
-                """, connection, transaction);
-            command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-            command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-                ? new JobView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFloat(4), reader.GetInt32(5),
-                    reader.GetInt32(6), reader.GetBoolean(7), reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9),
-                    reader.GetFieldValue<DateTimeOffset>(10), reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11))
-                : null;
-        }
+        await using var tx = await PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
+        await using var command = tx.Command("""
+            SELECT id, queue, type, status, progress, attempts, max_attempts, cancel_requested, run_at, created_at, updated_at, finished_at
+            FROM platform.jobs WHERE id = $1 AND tenant_id = $2
+            """, jobId, tenantId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new JobView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFloat(4), reader.GetInt32(5),
+                reader.GetInt32(6), reader.GetBoolean(7), reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<DateTimeOffset>(9),
+                reader.GetFieldValue<DateTimeOffset>(10), reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11))
+            : null;
     }
 
     /// <summary>Newest first; <paramref name="before"/> is the id of the last letter of the previous page.</summary>
@@ -72,17 +65,12 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
     {
         ArgumentNullException.ThrowIfNull(scope);
         await using var tx = await BeginAsync(scope, cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand($"""
+        await using var command = tx.Command($"""
             SELECT {LetterColumns} FROM platform.dead_letters
             WHERE (tenant_id = $1 OR ($2 AND tenant_id IS NULL))
               AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR id < $4)
             ORDER BY id DESC LIMIT $5
-            """, tx.Connection, tx.Transaction);
-        command.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
-        command.Parameters.Add(new NpgsqlParameter { Value = scope.PlatformOperator });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
-        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+            """, scope.TenantId, scope.PlatformOperator, PostgresTransaction.Nullable(status, NpgsqlDbType.Text), PostgresTransaction.Nullable(before, NpgsqlDbType.Uuid), limit);
         var letters = new List<DeadLetterView>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -112,15 +100,13 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
             cancellationToken);
 
     private async Task<TriageResult> TriageAsync(
-        OperatorScope scope, Guid deadLetterId, Func<Scoped, CancellationToken, Task<(TriageOutcome Outcome, int RetryAfter)>> action, CancellationToken cancellationToken)
+        OperatorScope scope, Guid deadLetterId, Func<PostgresTransaction, CancellationToken, Task<(TriageOutcome Outcome, int RetryAfter)>> action, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(scope);
         await using var tx = await BeginAsync(scope, cancellationToken).ConfigureAwait(false);
-        await using (var visible = new NpgsqlCommand("SELECT 1 FROM platform.dead_letters WHERE id = $1 AND (tenant_id = $2 OR ($3 AND tenant_id IS NULL))", tx.Connection, tx.Transaction))
+        await using (var visible = tx.Command(
+            "SELECT 1 FROM platform.dead_letters WHERE id = $1 AND (tenant_id = $2 OR ($3 AND tenant_id IS NULL))", deadLetterId, scope.TenantId, scope.PlatformOperator))
         {
-            visible.Parameters.Add(new NpgsqlParameter { Value = deadLetterId });
-            visible.Parameters.Add(new NpgsqlParameter { Value = scope.TenantId });
-            visible.Parameters.Add(new NpgsqlParameter { Value = scope.PlatformOperator });
             if (await visible.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
             {
                 return new TriageResult(TriageOutcome.NotFound, null);
@@ -134,17 +120,16 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
         var letter = await ReadLetterAsync(tx, deadLetterId, cancellationToken).ConfigureAwait(false);
         if (outcome == TriageOutcome.Done)
         {
-            await tx.Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         // Otherwise nothing changed, the key's claim included: the transaction rolls back.
         return new TriageResult(outcome, letter, retryAfter);
     }
 
-    private async Task<Scoped> BeginAsync(OperatorScope scope, CancellationToken cancellationToken)
+    private async Task<PostgresTransaction> BeginAsync(OperatorScope scope, CancellationToken cancellationToken)
     {
-        var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, scope.TenantId, cancellationToken).ConfigureAwait(false);
-        var tx = new Scoped(connection, transaction);
+        var tx = await PostgresTransaction.BeginAsync(dataSources.Primary, scope.TenantId, cancellationToken).ConfigureAwait(false);
         if (scope.PlatformOperator)
         {
             await tx.EnterPlatformScopeAsync(cancellationToken).ConfigureAwait(false);
@@ -153,21 +138,20 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
         return tx;
     }
 
-    private static async Task<DeadLetterView?> ReadLetterAsync(Scoped tx, Guid id, CancellationToken cancellationToken)
+    private static async Task<DeadLetterView?> ReadLetterAsync(PostgresTransaction tx, Guid id, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"SELECT {LetterColumns} FROM platform.dead_letters WHERE id = $1", tx.Connection, tx.Transaction);
-        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        await using var command = tx.Command($"SELECT {LetterColumns} FROM platform.dead_letters WHERE id = $1", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadLetter(reader) : null;
     }
 
-    private static async Task<int> SecondsUntilBudgetAsync(Scoped tx, CancellationToken cancellationToken)
+    private static async Task<int> SecondsUntilBudgetAsync(PostgresTransaction tx, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand($"""
+        await using var command = tx.Command($"""
             SELECT greatest(1, ceil(extract(epoch FROM (replayed_at + interval '1 minute' - now()))))::int
             FROM platform.dead_letter_replays WHERE replayed_at > now() - interval '1 minute'
             ORDER BY replayed_at DESC OFFSET {DeadLetters.ReplaysPerMinute - 1} LIMIT 1
-            """, tx.Connection, tx.Transaction);
+            """);
         return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is int seconds ? seconds : 60;
     }
 
@@ -192,24 +176,5 @@ public sealed class MessagingOperations(PostgresDataSources dataSources, Idempot
         }
 
         return "The handler failed with an unexpected error; the service's logs hold the details.";
-    }
-
-    private sealed class Scoped(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
-    {
-        public NpgsqlConnection Connection { get; } = connection;
-
-        public NpgsqlTransaction Transaction { get; } = transaction;
-
-        public async Task EnterPlatformScopeAsync(CancellationToken cancellationToken)
-        {
-            await using var command = new NpgsqlCommand("SELECT set_config('app.scope', 'platform', true)", Connection, Transaction);
-            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Transaction.DisposeAsync().ConfigureAwait(false);
-            await Connection.DisposeAsync().ConfigureAwait(false);
-        }
     }
 }

@@ -13,7 +13,7 @@ internal static class Sql
         var command = new NpgsqlBatchCommand(sql);
         foreach (var parameter in parameters)
         {
-            command.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter });
+            command.Parameters.Add(Postgres.PostgresTransaction.Argument(parameter));
         }
 
         return command;

@@ -17,7 +17,9 @@ public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuth
     public const string RoleClaim = "role";
 
     /// <summary>The roles from least to most; each includes those before it.</summary>
-    public static IReadOnlyList<string> Roles { get; } = ["viewer", "operator", "admin", "owner"];
+    public static IReadOnlyList<string> Roles => RoleOrder;
+
+    private static readonly string[] RoleOrder = ["viewer", "operator", "admin", "owner"];
 
     public async Task OnAuthorizationAsync(AuthorizationFilterContext context)
     {
@@ -49,5 +51,5 @@ public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuth
         }
     }
 
-    public static int Rank(string? role) => role is null ? -1 : Roles.ToList().IndexOf(role);
+    public static int Rank(string? role) => role is null ? -1 : Array.IndexOf(RoleOrder, role);
 }

@@ -168,7 +168,7 @@ public sealed class DeadLetterApiTests : IClassFixture<IdentityHost>
     [Fact]
     public async Task Given_a_viewer_Then_dead_letters_are_403()
     {
-        var (admin, tokens) = await AdminAsync();
+        var (_, tokens) = await AdminAsync();
         var email = IdentityApi.NewEmail("viewer");
         using var invited = await _api.PostAsync("/api/v1/invitations", new { email, role = "viewer" }, tokens.Access, Guid.NewGuid().ToString());
         var token = await _host.InvitationTokenAsync((await IdentityApi.Json(invited)).GetProperty("id").GetGuid());
@@ -180,7 +180,6 @@ public sealed class DeadLetterApiTests : IClassFixture<IdentityHost>
         using var response = await _api.GetAsync("/api/v1/dead-letters", viewer.Access);
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden, "forbidden");
-        Assert.NotEqual(Guid.Empty, admin.TenantId);
     }
 
     [Fact]

@@ -87,15 +87,14 @@ public sealed class OperationPolicyTests
     [InlineData("x-feature-flag: never_declared", "x-feature-flag 'never_declared'")]
     [InlineData("deprecated: true", "testCreateItem is deprecated without x-deprecated-at and x-sunset")]
     [InlineData("x-cache-ttl: 30", "x-cache-ttl '30' must be whole seconds from 1 to 86400, on a GET")]
-    public async Task Given_a_policy_value_the_service_does_not_know_Then_it_refuses_to_start_naming_it(string policy, string named)
+    public void Given_a_policy_value_the_service_does_not_know_Then_it_refuses_to_start_naming_it(string policy, string named)
     {
         var spec = ProbeApplication.Spec.Replace("      operationId: testCreateItem", "      operationId: testCreateItem\n      " + policy, StringComparison.Ordinal);
-        await using var factory = ProbeApplication.Create(more: s => s.AddSingleton(OperationCatalog.Parse(ProbeApplication.WithRealSpec(spec))));
+        using var factory = ProbeApplication.Create(more: s => s.AddSingleton(OperationCatalog.Parse(ProbeApplication.WithRealSpec(spec))));
 
         var error = Assert.ThrowsAny<InvalidOperationException>(() => factory.CreateClient());
 
         Assert.Contains(named, error.Message, StringComparison.Ordinal);
-        await Task.CompletedTask;
     }
 
     [Fact]

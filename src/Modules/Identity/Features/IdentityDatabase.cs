@@ -1,5 +1,4 @@
 using Canopy.Platform.Postgres;
-using Canopy.Platform.Tenancy;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -24,25 +23,22 @@ internal sealed class IdentityDatabase(PostgresDataSources dataSources)
     }
 
     /// <summary>A transaction bound to a tenant; with none, it sees no tenant's rows (the security log's chain of unknown accounts).</summary>
-    public async Task<Transaction> BeginAsync(Guid? tenantId, CancellationToken cancellationToken)
-    {
-        var (connection, transaction) = await TenantSession.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
-        return new Transaction(connection, transaction);
-    }
+    public Task<PostgresTransaction> BeginAsync(Guid? tenantId, CancellationToken cancellationToken) =>
+        PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken);
 
     /// <summary>
     /// Serialises membership changes of one organisation (the last-owner rule depends on all of
     /// them). NO KEY UPDATE: rows that only reference the tenant (sign-ins, log entries) keep
     /// being written meanwhile, so this lock never waits on, or deadlocks with, them.
     /// </summary>
-    public static async Task LockTenantAsync(Transaction tx, Guid tenantId, CancellationToken cancellationToken)
+    public static async Task LockTenantAsync(PostgresTransaction tx, Guid tenantId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tx);
         await using var command = tx.Command("SELECT 1 FROM identity.tenants WHERE id = $1 FOR NO KEY UPDATE", tenantId);
         await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public static async Task<int> OwnerCountAsync(Transaction tx, CancellationToken cancellationToken)
+    public static async Task<int> OwnerCountAsync(PostgresTransaction tx, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tx);
         await using var command = tx.Command("SELECT count(*) FROM identity.memberships WHERE role = 'owner' AND NOT is_deleted");
@@ -52,39 +48,4 @@ internal sealed class IdentityDatabase(PostgresDataSources dataSources)
     public static bool IsUniqueViolation(PostgresException ex, string constraint) =>
         ex.SqlState == UniqueViolation && ex.ConstraintName == constraint;
 
-    /// <summary>A tenant-bound connection and transaction, disposed together.</summary>
-    public sealed class Transaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
-    {
-        public NpgsqlConnection Connection { get; } = connection;
-
-        public NpgsqlTransaction Inner { get; } = transaction;
-
-        public NpgsqlCommand Command(string sql, params object?[] parameters)
-        {
-            var command = new NpgsqlCommand(sql, Connection, Inner);
-            foreach (var parameter in parameters)
-            {
-                command.Parameters.Add(parameter as NpgsqlParameter ?? new NpgsqlParameter { Value = parameter ?? DBNull.Value });
-            }
-
-            return command;
-        }
-
-        public async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params object?[] parameters)
-        {
-            await using var command = Command(sql, parameters);
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        public Task CommitAsync(CancellationToken cancellationToken) => Inner.CommitAsync(cancellationToken);
-
-        public async ValueTask DisposeAsync()
-        {
-            await Inner.DisposeAsync().ConfigureAwait(false);
-            await Connection.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>A nullable value with its type, for a positional parameter.</summary>
-    public static NpgsqlParameter Nullable(object? value, NpgsqlDbType type) => new() { Value = value ?? DBNull.Value, NpgsqlDbType = type };
 }

@@ -10,6 +10,7 @@ using Canopy.Platform.Problems;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Canopy.Platform.Postgres;
 
 namespace Canopy.Identity.Features;
 
@@ -41,7 +42,7 @@ internal sealed class Members(
             FROM identity.memberships m JOIN identity.users u ON u.id = m.user_id
             WHERE NOT m.is_deleted AND ($1::uuid IS NULL OR m.id > $1)
             ORDER BY m.id LIMIT $2
-            """, IdentityDatabase.Nullable(after, NpgsqlDbType.Uuid), limit + 1);
+            """, PostgresTransaction.Nullable(after, NpgsqlDbType.Uuid), limit + 1);
         var members = new List<Member>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -75,7 +76,7 @@ internal sealed class Members(
         var email = request.Email.Trim();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
         // Only the caller's own organisation is consulted: whether the address has an account
         // elsewhere is not theirs to learn (accepting then answers 409 to the invitee alone).
         await using (var member = tx.Command("SELECT 1 FROM identity.users WHERE email_index = $1", new NpgsqlParameter { Value = index, NpgsqlDbType = NpgsqlDbType.Bytea }))
@@ -99,7 +100,7 @@ internal sealed class Members(
             expires, now, caller.UserId).ConfigureAwait(false);
         // Delivery (an e-mail with the link) happens from the outbox; the address and the token
         // travel encrypted, so the outbox table never holds them in clear.
-        await messages.AppendEventAsync(tx.Connection, tx.Inner, InvitationCreatedEvent, 1, new
+        await messages.AppendEventAsync(tx.Connection, tx.Transaction, InvitationCreatedEvent, 1, new
         {
             invitation_id = id,
             role = role.Name(),
@@ -107,7 +108,7 @@ internal sealed class Members(
             email_cipher = pii.Encrypt(email),
             token_cipher = pii.Encrypt(token),
         }, caller.TenantId, id, cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.InvitationCreated, caller.UserId, null, address, cancellationToken,
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.InvitationCreated, caller.UserId, null, address, cancellationToken,
             new { invitation = id, role = role.Name() }).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Invitation { Id = id, Email = email, Role = request.Role, Expires_at = expires };
@@ -135,7 +136,7 @@ internal sealed class Members(
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
         // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
         // Spent once: the row lock makes a second acceptance wait, then find it accepted.
         var locked = await ReadInvitationAsync(tx, tokenHash, locking: true, cancellationToken).ConfigureAwait(false);
         if (locked is null || locked.Accepted || now >= locked.ExpiresAt)
@@ -159,7 +160,7 @@ internal sealed class Members(
             "INSERT INTO identity.memberships (id, tenant_id, user_id, role, joined_at, created_at, updated_at, created_by) VALUES ($1, $2, $3, $4, $5, $5, $5, $3)",
             cancellationToken, memberId, tenant, userId, role.Name(), now).ConfigureAwait(false);
         await tx.ExecuteAsync("UPDATE identity.invitations SET accepted_at = $2, accepted_by = $3 WHERE id = $1", cancellationToken, invitationId, now, userId).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.InvitationAccepted, userId, userId, address, cancellationToken,
+        await log.AppendAsync(tx.Connection, tx.Transaction, tenant, SecurityEventKinds.InvitationAccepted, userId, userId, address, cancellationToken,
             new { invitation = invitationId, role = role.Name() }).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return new Member { Id = memberId, User_id = userId, Role = role.ToContract(), Display_name = request.Display_name.Trim(), Joined_at = now };
@@ -172,7 +173,7 @@ internal sealed class Members(
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var target = await FindAsync(tx, memberId, cancellationToken).ConfigureAwait(false) ?? throw MemberNotFound();
         Require(new OrganisationKeepsAnOwnerRule(target.Role, role, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
@@ -184,7 +185,7 @@ internal sealed class Members(
         var version = target.Version + 1;
         await tx.ExecuteAsync("UPDATE identity.memberships SET role = $2, version = $3, updated_at = $4 WHERE id = $1",
             cancellationToken, memberId, role.Name(), version, now).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.RoleChanged, caller.UserId, target.UserId, address, cancellationToken,
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.RoleChanged, caller.UserId, target.UserId, address, cancellationToken,
             new { from = target.Role.Name(), to = role.Name() }).ConfigureAwait(false);
         // Before the commit: if Redis cannot take the note, nothing changes (the old role's tokens must stop).
         await revocations.RequireMembershipVersionAsync(memberId, version, accessTokens.Lifetime).ConfigureAwait(false);
@@ -198,13 +199,13 @@ internal sealed class Members(
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var target = await FindAsync(tx, memberId, cancellationToken).ConfigureAwait(false) ?? throw MemberNotFound();
         Require(new CannotActAboveOwnRoleRule(caller.Role, target.Role), ProblemTypes.Forbidden);
         Require(new OrganisationKeepsAnOwnerRule(target.Role, null, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
         await EndMembershipAsync(tx, target, now, cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.MemberRemoved, caller.UserId, target.UserId, address, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.MemberRemoved, caller.UserId, target.UserId, address, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(memberId, target.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -215,7 +216,7 @@ internal sealed class Members(
         return await ReadInvitationAsync(tx, tokenHash, locking, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<InvitationRecord?> ReadInvitationAsync(IdentityDatabase.Transaction tx, byte[] tokenHash, bool locking, CancellationToken cancellationToken)
+    private async Task<InvitationRecord?> ReadInvitationAsync(PostgresTransaction tx, byte[] tokenHash, bool locking, CancellationToken cancellationToken)
     {
         await using var command = tx.Command(
             "SELECT id, email_cipher, role, expires_at, accepted_at IS NOT NULL FROM identity.invitations WHERE token_hash = $1" + (locking ? " FOR UPDATE" : ""),
@@ -230,7 +231,7 @@ internal sealed class Members(
     private sealed record InvitationRecord(Guid Id, string Email, MemberRole Role, DateTimeOffset ExpiresAt, bool Accepted);
 
     /// <summary>Soft-deletes the membership and ends every refresh token of its user.</summary>
-    public static async Task EndMembershipAsync(IdentityDatabase.Transaction tx, MemberRecord target, DateTimeOffset now, CancellationToken cancellationToken)
+    public static async Task EndMembershipAsync(PostgresTransaction tx, MemberRecord target, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
         await tx.ExecuteAsync("UPDATE identity.memberships SET is_deleted = true, version = version + 1, updated_at = $2 WHERE id = $1",
@@ -238,7 +239,7 @@ internal sealed class Members(
         await Sessions.RevokeAllOfUserAsync(tx, target.UserId, now, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<MemberRecord?> FindAsync(IdentityDatabase.Transaction tx, Guid memberId, CancellationToken cancellationToken)
+    public async Task<MemberRecord?> FindAsync(PostgresTransaction tx, Guid memberId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tx);
         await using var command = tx.Command("""

@@ -5,6 +5,7 @@ using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
 using Canopy.Platform.Idempotency;
 using Canopy.Platform.Problems;
+using Canopy.Platform.Postgres;
 
 namespace Canopy.Identity.Features;
 
@@ -65,7 +66,7 @@ internal sealed class MyAccount(
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
+        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var membership = await members.FindAsync(tx, caller.MemberId, cancellationToken).ConfigureAwait(false)
             ?? throw new ProblemException(ProblemTypes.Unauthenticated, "This account no longer exists.");
@@ -86,14 +87,13 @@ internal sealed class MyAccount(
                 password_hash = NULL, failed_logins = 0, first_failure_at = NULL, locked_until = NULL, updated_at = $2, version = version + 1
             WHERE id = $1
             """, cancellationToken, caller.UserId, now).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, null, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(caller.MemberId, membership.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await revocations.BlockTokenAsync(jti, accessExpires, now).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        _ = address;
     }
 
-    private async Task<(Me Me, DateTimeOffset CreatedAt)> ReadAsync(IdentityDatabase.Transaction tx, AccessTokenSubject caller, CancellationToken cancellationToken)
+    private async Task<(Me Me, DateTimeOffset CreatedAt)> ReadAsync(PostgresTransaction tx, AccessTokenSubject caller, CancellationToken cancellationToken)
     {
         await using var command = tx.Command("""
             SELECT u.email_cipher, u.display_name_cipher, m.role, t.name, u.created_at

@@ -3,6 +3,7 @@ using Canopy.Identity.Security;
 using Canopy.Platform.Data;
 using Npgsql;
 using NpgsqlTypes;
+using Canopy.Platform.Postgres;
 
 namespace Canopy.Identity.Features;
 
@@ -20,7 +21,7 @@ internal sealed class SecurityEvents(IdentityDatabase database, CursorCodec curs
             SELECT id, kind, occurred_at, actor_id, subject_id, seq FROM identity.security_events
             WHERE tenant_id = $1 AND ($2::bigint IS NULL OR seq < $2)
             ORDER BY seq DESC LIMIT $3
-            """, caller.TenantId, IdentityDatabase.Nullable(before, NpgsqlDbType.Bigint), limit + 1);
+            """, caller.TenantId, PostgresTransaction.Nullable(before, NpgsqlDbType.Bigint), limit + 1);
         var rows = new List<(SecurityEvent Event, long Seq)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {

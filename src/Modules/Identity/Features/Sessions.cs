@@ -6,6 +6,7 @@ using Canopy.Identity.Security;
 using Canopy.Platform.Problems;
 using Microsoft.Extensions.Options;
 using NpgsqlTypes;
+using Canopy.Platform.Postgres;
 
 namespace Canopy.Identity.Features;
 
@@ -49,7 +50,7 @@ internal sealed class Sessions(
         {
             // Logged in the chain of failures that match no account: the same work as a wrong password.
             await using var unknown = await database.BeginAsync(null, cancellationToken).ConfigureAwait(false);
-            await log.AppendAsync(unknown.Connection, unknown.Inner, null, SecurityEventKinds.LoginFailed, null, null, address, cancellationToken,
+            await log.AppendAsync(unknown.Connection, unknown.Transaction, null, SecurityEventKinds.LoginFailed, null, null, address, cancellationToken,
                 new { reason = "unknown_account" }).ConfigureAwait(false);
             await unknown.CommitAsync(cancellationToken).ConfigureAwait(false);
             throw SignInRefused();
@@ -67,7 +68,7 @@ internal sealed class Sessions(
 
         if (LockoutPolicy.IsLocked(current.State, now))
         {
-            await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LoginFailed, null, current.UserId, address, cancellationToken,
+            await log.AppendAsync(tx.Connection, tx.Transaction, current.TenantId, SecurityEventKinds.LoginFailed, null, current.UserId, address, cancellationToken,
                 new { reason = "locked" }).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             throw SignInRefused();
@@ -79,13 +80,13 @@ internal sealed class Sessions(
             await tx.ExecuteAsync(
                 "UPDATE identity.users SET failed_logins = $2, first_failure_at = $3, locked_until = $4 WHERE id = $1",
                 cancellationToken, current.UserId, next.Failures,
-                IdentityDatabase.Nullable(next.FirstFailureAt, NpgsqlDbType.TimestampTz),
-                IdentityDatabase.Nullable(next.LockedUntil, NpgsqlDbType.TimestampTz)).ConfigureAwait(false);
-            await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LoginFailed, null, current.UserId, address, cancellationToken,
+                PostgresTransaction.Nullable(next.FirstFailureAt, NpgsqlDbType.TimestampTz),
+                PostgresTransaction.Nullable(next.LockedUntil, NpgsqlDbType.TimestampTz)).ConfigureAwait(false);
+            await log.AppendAsync(tx.Connection, tx.Transaction, current.TenantId, SecurityEventKinds.LoginFailed, null, current.UserId, address, cancellationToken,
                 new { reason = current.Subject is null ? "no_membership" : "wrong_password" }).ConfigureAwait(false);
             if (LockoutPolicy.IsLocked(next, now))
             {
-                await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LockedOut, null, current.UserId, address, cancellationToken,
+                await log.AppendAsync(tx.Connection, tx.Transaction, current.TenantId, SecurityEventKinds.LockedOut, null, current.UserId, address, cancellationToken,
                     new { until = next.LockedUntil }).ConfigureAwait(false);
             }
 
@@ -97,7 +98,7 @@ internal sealed class Sessions(
             "UPDATE identity.users SET failed_logins = 0, first_failure_at = NULL, locked_until = NULL, password_hash = $2 WHERE id = $1",
             cancellationToken, current.UserId, rehash ?? current.PasswordHash).ConfigureAwait(false);
         var refresh = await StoreRefreshTokenAsync(tx, current.Subject, Guid.CreateVersion7(now), request.Device_fingerprint, now, cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Inner, current.TenantId, SecurityEventKinds.LoginSucceeded, current.UserId, current.UserId, address, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, current.TenantId, SecurityEventKinds.LoginSucceeded, current.UserId, current.UserId, address, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return Tokens(current.Subject, refresh);
     }
@@ -109,7 +110,7 @@ internal sealed class Sessions(
         return await ReadAccountAsync(tx, index, cancellationToken, locking: false).ConfigureAwait(false);
     }
 
-    private static async Task<Account?> ReadAccountAsync(IdentityDatabase.Transaction tx, byte[] index, CancellationToken cancellationToken, bool locking = true)
+    private static async Task<Account?> ReadAccountAsync(PostgresTransaction tx, byte[] index, CancellationToken cancellationToken, bool locking = true)
     {
         await using var command = tx.Command($"""
             SELECT u.id, u.tenant_id, u.password_hash, u.failed_logins, u.first_failure_at, u.locked_until, m.id, m.role, m.version
@@ -176,7 +177,7 @@ internal sealed class Sessions(
         {
             // A spent token came back: whoever holds the family now may be a thief. End it.
             await RevokeFamilyAsync(tx, familyId, now, cancellationToken).ConfigureAwait(false);
-            await log.AppendAsync(tx.Connection, tx.Inner, tenant, SecurityEventKinds.RefreshReused, null, userId, address, cancellationToken,
+            await log.AppendAsync(tx.Connection, tx.Transaction, tenant, SecurityEventKinds.RefreshReused, null, userId, address, cancellationToken,
                 new { family = familyId }).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
             throw RefreshRefused();
@@ -210,17 +211,17 @@ internal sealed class Sessions(
             await RevokeFamilyAsync(tx, family, now, cancellationToken).ConfigureAwait(false);
         }
 
-        await log.AppendAsync(tx.Connection, tx.Inner, caller.TenantId, SecurityEventKinds.LoggedOut, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.LoggedOut, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public static Task RevokeFamilyAsync(IdentityDatabase.Transaction tx, Guid familyId, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public static Task RevokeFamilyAsync(PostgresTransaction tx, Guid familyId, DateTimeOffset now, CancellationToken cancellationToken) =>
         tx.ExecuteAsync("UPDATE identity.refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL", cancellationToken, familyId, now);
 
-    public static Task RevokeAllOfUserAsync(IdentityDatabase.Transaction tx, Guid userId, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public static Task RevokeAllOfUserAsync(PostgresTransaction tx, Guid userId, DateTimeOffset now, CancellationToken cancellationToken) =>
         tx.ExecuteAsync("UPDATE identity.refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", cancellationToken, userId, now);
 
-    private static async Task<AccessTokenSubject?> ActiveMemberAsync(IdentityDatabase.Transaction tx, Guid userId, Guid tenant, CancellationToken cancellationToken)
+    private static async Task<AccessTokenSubject?> ActiveMemberAsync(PostgresTransaction tx, Guid userId, Guid tenant, CancellationToken cancellationToken)
     {
         await using var command = tx.Command("""
             SELECT m.id, m.role, m.version FROM identity.memberships m
@@ -234,7 +235,7 @@ internal sealed class Sessions(
     }
 
     private async Task<string> StoreRefreshTokenAsync(
-        IdentityDatabase.Transaction tx, AccessTokenSubject subject, Guid familyId, string? fingerprint, DateTimeOffset now, CancellationToken cancellationToken)
+        PostgresTransaction tx, AccessTokenSubject subject, Guid familyId, string? fingerprint, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var token = OpaqueTokens.New(RefreshPrefix);
         await tx.ExecuteAsync("""
@@ -243,7 +244,7 @@ internal sealed class Sessions(
             """,
             cancellationToken, Guid.CreateVersion7(now), subject.TenantId, subject.UserId, familyId,
             new Npgsql.NpgsqlParameter { Value = OpaqueTokens.Hash(token), NpgsqlDbType = NpgsqlDbType.Bytea },
-            IdentityDatabase.Nullable(fingerprint is null ? null : OpaqueTokens.Hash(fingerprint), NpgsqlDbType.Bytea),
+            PostgresTransaction.Nullable(fingerprint is null ? null : OpaqueTokens.Hash(fingerprint), NpgsqlDbType.Bytea),
             now, now.AddDays(options.Value.RefreshTokenDays)).ConfigureAwait(false);
         return token;
     }

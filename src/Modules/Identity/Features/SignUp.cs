@@ -7,6 +7,7 @@ using Canopy.Platform.Idempotency;
 using Canopy.Platform.Problems;
 using Npgsql;
 using NpgsqlTypes;
+using Canopy.Platform.Postgres;
 
 namespace Canopy.Identity.Features;
 
@@ -28,7 +29,7 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
         try
         {
             // First: a key that already took effect stops here, before any effect or integrity check.
-            await idempotency.ClaimAsync(tx.Connection, tx.Inner, cancellationToken).ConfigureAwait(false);
+            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
             await tx.ExecuteAsync(
                 "INSERT INTO identity.tenants (id, name, created_at, updated_at, created_by) VALUES ($1, $2, $3, $3, $4)",
                 cancellationToken, tenantId, name, now, userId).ConfigureAwait(false);
@@ -36,7 +37,7 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
             await tx.ExecuteAsync(
                 "INSERT INTO identity.memberships (id, tenant_id, user_id, role, joined_at, created_at, updated_at, created_by) VALUES ($1, $2, $3, 'owner', $4, $4, $4, $3)",
                 cancellationToken, memberId, tenantId, userId, now).ConfigureAwait(false);
-            await log.AppendAsync(tx.Connection, tx.Inner, tenantId, SecurityEventKinds.SignedUp, userId, userId, address, cancellationToken).ConfigureAwait(false);
+            await log.AppendAsync(tx.Connection, tx.Transaction, tenantId, SecurityEventKinds.SignedUp, userId, userId, address, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (IdentityDatabase.IsUniqueViolation(ex, Users.EmailIndexConstraint))
@@ -54,7 +55,7 @@ internal static class Users
     public const string EmailIndexConstraint = "users_email_index_key";
 
     public static Task InsertAsync(
-        IdentityDatabase.Transaction tx, PiiProtector pii, Guid userId, Guid tenantId, string email, string displayName,
+        PostgresTransaction tx, PiiProtector pii, Guid userId, Guid tenantId, string email, string displayName,
         string passwordHash, DateTimeOffset now, CancellationToken cancellationToken) =>
         tx.ExecuteAsync("""
             INSERT INTO identity.users (id, tenant_id, email_index, email_cipher, display_name_cipher, password_hash, created_at, updated_at, created_by)
