@@ -224,6 +224,7 @@ Task("UnitTests")
 {
     DotNetTests("tests/Canopy.Platform.Tests/Canopy.Platform.Tests.csproj", "unit-tests");
     DotNetTests("tests/Canopy.Identity.Tests/Canopy.Identity.Tests.csproj", "identity-unit-tests");
+    DotNetTests("tests/Canopy.Fleet.Tests/Canopy.Fleet.Tests.csproj", "fleet-unit-tests");
 });
 
 Task("IntegrationTests")

@@ -242,6 +242,286 @@ namespace Canopy.Contracts
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public abstract class FleetControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
+    {
+        /// <summary>
+        /// Create a farm
+        /// </summary>
+        /// <remarks>
+        /// A farm of my organisation, at a place on Earth and in its time zone (IANA name, used for
+        /// <br/>daily rollups and schedules). Names are unique among my organisation's farms that are not
+        /// <br/>archived, compared case-insensitively (409).
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The farm; `Location` is its `getFarm`.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/farms", Name = "createFarm")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Farm>> CreateFarm([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] CreateFarmRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List farms
+        /// </summary>
+        /// <remarks>
+        /// My organisation's farms that are not archived, by name (case-insensitive), optionally only
+        /// <br/>those whose name starts with `name_prefix`.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="name_prefix">Only those whose name starts with this text (case-insensitive).</param>
+        /// <returns>A page of farms.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/farms", Name = "listFarms")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<FarmPage>> ListFarms([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromQuery] string? name_prefix = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Read a farm
+        /// </summary>
+        /// <remarks>
+        /// A farm of my organisation that is not archived. Archived farms and other organisations' farms are not found.
+        /// </remarks>
+        /// <param name="farm_id">The farm.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>The farm.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/farms/{farm_id}", Name = "getFarm")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Farm>> GetFarm([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid farm_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Rename a farm
+        /// </summary>
+        /// <remarks>
+        /// Gives the farm a new name, unique among my organisation's farms that are not archived (409).
+        /// </remarks>
+        /// <param name="farm_id">The farm.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The renamed farm.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/farms/{farm_id}/rename", Name = "renameFarm")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Farm>> RenameFarm([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid farm_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] RenameFarmRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Archive a farm
+        /// </summary>
+        /// <remarks>
+        /// Archives the farm and its zones (kept for the record, no longer listed or found). A farm
+        /// <br/>with devices that are not decommissioned cannot be archived: the 409 names them.
+        /// </remarks>
+        /// <param name="farm_id">The farm.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>Archived.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/farms/{farm_id}/archive", Name = "archiveFarm")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.IActionResult> ArchiveFarm([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid farm_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Create a zone in a farm
+        /// </summary>
+        /// <remarks>
+        /// A zone of the farm (a greenhouse, a field, a nursery or a store) with optional target
+        /// <br/>ranges per metric. Names are unique among the farm's zones that are not archived (409).
+        /// </remarks>
+        /// <param name="farm_id">The farm.</param>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The zone; `Location` is its `getZone`.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/farms/{farm_id}/zones", Name = "createZone")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Zone>> CreateZone([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid farm_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] CreateZoneRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List a farm's zones
+        /// </summary>
+        /// <remarks>
+        /// The farm's zones that are not archived, by name (case-insensitive).
+        /// </remarks>
+        /// <param name="farm_id">The farm.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <returns>A page of zones.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/farms/{farm_id}/zones", Name = "listZones")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<ZonePage>> ListZones([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid farm_id, [Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Read a zone
+        /// </summary>
+        /// <remarks>
+        /// A zone of my organisation that is not archived.
+        /// </remarks>
+        /// <param name="zone_id">The zone.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>The zone.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/zones/{zone_id}", Name = "getZone")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Zone>> GetZone([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid zone_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Set a zone's target ranges
+        /// </summary>
+        /// <remarks>
+        /// Replaces the zone's target ranges: one range per metric, `min` not above `max`, both within
+        /// <br/>the metric's physical range (422). Metrics left out have no target.
+        /// </remarks>
+        /// <param name="zone_id">The zone.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The zone with its new targets.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/zones/{zone_id}/set-targets", Name = "setZoneTargets")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Zone>> SetZoneTargets([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid zone_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] SetZoneTargetsRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Archive a zone
+        /// </summary>
+        /// <remarks>
+        /// Archives the zone. A zone that hosts devices that are not decommissioned cannot be archived: the 409 names them.
+        /// </remarks>
+        /// <param name="zone_id">The zone.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>Archived.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/zones/{zone_id}/archive", Name = "archiveZone")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.IActionResult> ArchiveZone([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid zone_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List the device models Canopy supports
+        /// </summary>
+        /// <remarks>
+        /// The catalogue of sensor models a device can be registered as, with the metrics each reports.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <returns>A page of device models.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/device-models", Name = "listDeviceModels")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeviceModelPage>> ListDeviceModels([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Register a device
+        /// </summary>
+        /// <remarks>
+        /// Registers a device of a catalogue model in a zone, as PROVISIONED, and issues its credential
+        /// <br/>for the ingestion and command channels. The credential is shown only in this answer (it is
+        /// <br/>stored hashed). The serial number is unique among my organisation's devices that are not
+        /// <br/>decommissioned (409); `metrics` defaults to every metric of the model and may only name
+        /// <br/>metrics the model reports (422).
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The device and its credential; `Location` is its `getDevice`.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices", Name = "registerDevice")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeviceWithCredential>> RegisterDevice([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] RegisterDeviceRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List devices
+        /// </summary>
+        /// <remarks>
+        /// My organisation's devices in registration order (stable across pages: devices registered
+        /// <br/>while paging appear at the end), optionally filtered by status, farm, zone and model.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="status">Only devices in this state.</param>
+        /// <param name="farm_id">Only devices in a zone of this farm.</param>
+        /// <param name="zone_id">Only devices in this zone.</param>
+        /// <param name="model">Only devices of this model (an `id` from `listDeviceModels`).</param>
+        /// <returns>A page of devices.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/devices", Name = "listDevices")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DevicePage>> ListDevices([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromQuery] DeviceStatus? status = null, [Microsoft.AspNetCore.Mvc.FromQuery] System.Guid? farm_id = null, [Microsoft.AspNetCore.Mvc.FromQuery] System.Guid? zone_id = null, [Microsoft.AspNetCore.Mvc.FromQuery] string? model = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Read a device
+        /// </summary>
+        /// <remarks>
+        /// A device of my organisation, with the verbs its current state allows.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>The device.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}", Name = "getDevice")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Device>> GetDevice([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Activate a device
+        /// </summary>
+        /// <remarks>
+        /// PROVISIONED → ACTIVE: the device is installed and may report. Any other state answers 409 naming the state and the verbs it allows.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The device, ACTIVE.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/activate", Name = "activateDevice")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Device>> ActivateDevice([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Report a fault on a device
+        /// </summary>
+        /// <remarks>
+        /// ACTIVE or OFFLINE → FAULT, with a fault code and a note for whoever fixes it.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The device, FAULT.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/report-fault", Name = "reportDeviceFault")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Device>> ReportDeviceFault([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] ReportDeviceFaultRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Clear a device's fault
+        /// </summary>
+        /// <remarks>
+        /// FAULT → ACTIVE, once the fault is fixed.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The device, ACTIVE again.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/clear-fault", Name = "clearDeviceFault")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Device>> ClearDeviceFault([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Move a device to another zone
+        /// </summary>
+        /// <remarks>
+        /// Moves a device that is not decommissioned to another zone of my organisation (of any of its farms). A zone that is not mine, or archived, is not found (404).
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The device in its new zone.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/move", Name = "moveDevice")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Device>> MoveDevice([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] MoveDeviceRequest body, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Decommission a device
+        /// </summary>
+        /// <remarks>
+        /// Any state but DECOMMISSIONED → DECOMMISSIONED, for good: its credential is revoked and it refuses every verb afterwards. Its serial number may be registered again.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The device, DECOMMISSIONED.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/decommission", Name = "decommissionDevice")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Device>> DecommissionDevice([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Rotate a device's credential
+        /// </summary>
+        /// <remarks>
+        /// Issues a new credential and revokes the previous one at once. The new one is shown only in this answer.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The device and its new credential.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/rotate-credential", Name = "rotateDeviceCredential")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeviceWithCredential>> RotateDeviceCredential([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public abstract class JobsControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
     {
         /// <summary>
@@ -375,6 +655,24 @@ namespace Canopy.Contracts
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("violated_policies")]
         public System.Collections.Generic.List<string>? Violated_policies { get; set; }
+
+        /// <summary>
+        /// The resource's current state (conflicts with a state machine only).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("current_state")]
+        public string? Current_state { get; set; }
+
+        /// <summary>
+        /// The verbs the current state allows (conflicts with a state machine only).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("allowed_verbs")]
+        public System.Collections.Generic.List<string>? Allowed_verbs { get; set; }
+
+        /// <summary>
+        /// The devices that stop the change (archiving a farm or zone that still hosts devices).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("blocking_devices")]
+        public System.Collections.Generic.List<BlockingDevice>? Blocking_devices { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 
@@ -1434,6 +1732,1019 @@ namespace Canopy.Contracts
         [System.Text.Json.Serialization.JsonPropertyName("data")]
         [System.ComponentModel.DataAnnotations.Required]
         public required System.Collections.Generic.List<DeadLetter> Data { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Farm
+    {
+
+        /// <summary>
+        /// The farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// The farm's name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        /// <summary>
+        /// Degrees north (WGS 84).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("latitude")]
+        public required double Latitude { get; set; }
+
+        /// <summary>
+        /// Degrees east (WGS 84).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("longitude")]
+        public required double Longitude { get; set; }
+
+        /// <summary>
+        /// IANA time zone name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("time_zone")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Time_zone { get; set; }
+
+        /// <summary>
+        /// Cultivated area in hectares, when known.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("area_ha")]
+        public required double? Area_ha { get; set; }
+
+        /// <summary>
+        /// Increases with every change; the `ETag` is derived from it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        /// <summary>
+        /// When the farm was created.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// When the farm last changed.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("updated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Updated_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FarmPage : PageInfo
+    {
+
+        /// <summary>
+        /// The farms of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Farm> Data { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record CreateFarmRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(120, MinimumLength = 1)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^\s*\S[\s\S]*$")]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("latitude")]
+        [System.ComponentModel.DataAnnotations.Range(-90D, 90D)]
+        public required double Latitude { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("longitude")]
+        [System.ComponentModel.DataAnnotations.Range(-180D, 180D)]
+        public required double Longitude { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("time_zone")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(64, MinimumLength = 1)]
+        public required string Time_zone { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("area_ha")]
+        [System.ComponentModel.DataAnnotations.Range(0.01D, 1000000D)]
+        public double? Area_ha { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record RenameFarmRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(120, MinimumLength = 1)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^\s*\S[\s\S]*$")]
+        public required string Name { get; set; }
+
+    }
+
+    /// <summary>
+    /// What the zone is.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum ZoneKind
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"greenhouse")]
+        [System.Runtime.Serialization.EnumMember(Value = @"greenhouse")]
+        Greenhouse = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"field")]
+        [System.Runtime.Serialization.EnumMember(Value = @"field")]
+        Field = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"nursery")]
+        [System.Runtime.Serialization.EnumMember(Value = @"nursery")]
+        Nursery = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"storage")]
+        [System.Runtime.Serialization.EnumMember(Value = @"storage")]
+        Storage = 3,
+
+    }
+
+    /// <summary>
+    /// A quantity a device reports, with its physical range: temperature_c −40…85 °C, humidity_pct 0…100 %, soil_moisture_pct 0…100 %, co2_ppm 0…10,000 ppm, light_ppfd 0…3,000 µmol/m²/s, battery_v 0…15 V.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum Metric
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"temperature_c")]
+        [System.Runtime.Serialization.EnumMember(Value = @"temperature_c")]
+        Temperature_c = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"humidity_pct")]
+        [System.Runtime.Serialization.EnumMember(Value = @"humidity_pct")]
+        Humidity_pct = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"soil_moisture_pct")]
+        [System.Runtime.Serialization.EnumMember(Value = @"soil_moisture_pct")]
+        Soil_moisture_pct = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"co2_ppm")]
+        [System.Runtime.Serialization.EnumMember(Value = @"co2_ppm")]
+        Co2_ppm = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"light_ppfd")]
+        [System.Runtime.Serialization.EnumMember(Value = @"light_ppfd")]
+        Light_ppfd = 4,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"battery_v")]
+        [System.Runtime.Serialization.EnumMember(Value = @"battery_v")]
+        Battery_v = 5,
+
+    }
+
+    /// <summary>
+    /// A closed range; `min` is not above `max` and both lie in the metric's physical range.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record MetricRange
+    {
+
+        /// <summary>
+        /// Lowest acceptable value.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("min")]
+        public required double Min { get; set; }
+
+        /// <summary>
+        /// Highest acceptable value.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max")]
+        public required double Max { get; set; }
+
+    }
+
+    /// <summary>
+    /// At most one target range per metric; a metric left out has no target.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ZoneTargets
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("temperature_c")]
+        public MetricRange? Temperature_c { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("humidity_pct")]
+        public MetricRange? Humidity_pct { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("soil_moisture_pct")]
+        public MetricRange? Soil_moisture_pct { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("co2_ppm")]
+        public MetricRange? Co2_ppm { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("light_ppfd")]
+        public MetricRange? Light_ppfd { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("battery_v")]
+        public MetricRange? Battery_v { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Zone
+    {
+
+        /// <summary>
+        /// The zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// The farm the zone belongs to.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// The zone's name, unique in its farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ZoneKind>))]
+        public required ZoneKind Kind { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("targets")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required ZoneTargets Targets { get; set; }
+
+        /// <summary>
+        /// Increases with every change; the `ETag` is derived from it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        /// <summary>
+        /// When the zone was created.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// When the zone last changed.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("updated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Updated_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ZonePage : PageInfo
+    {
+
+        /// <summary>
+        /// The zones of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Zone> Data { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record CreateZoneRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(120, MinimumLength = 1)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^\s*\S[\s\S]*$")]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ZoneKind>))]
+        public required ZoneKind Kind { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("targets")]
+        public ZoneTargets? Targets { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record SetZoneTargetsRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("targets")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required ZoneTargets Targets { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceModel
+    {
+
+        /// <summary>
+        /// The model's id, used when registering a device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Id { get; set; }
+
+        /// <summary>
+        /// Who makes it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("manufacturer")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Manufacturer { get; set; }
+
+        /// <summary>
+        /// The model's name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        /// <summary>
+        /// The metrics a device of this model reports.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("metrics")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Metric> Metrics { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceModelPage : PageInfo
+    {
+
+        /// <summary>
+        /// The models of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<DeviceModel> Data { get; set; }
+
+    }
+
+    /// <summary>
+    /// Where the device is in its life: PROVISIONED → ACTIVE (activate); ACTIVE ⇄ OFFLINE (silence, then its next reading); ACTIVE or OFFLINE → FAULT (report-fault); FAULT → ACTIVE (clear-fault); any → DECOMMISSIONED (terminal).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeviceStatus
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"PROVISIONED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"PROVISIONED")]
+        PROVISIONED = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"ACTIVE")]
+        [System.Runtime.Serialization.EnumMember(Value = @"ACTIVE")]
+        ACTIVE = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"OFFLINE")]
+        [System.Runtime.Serialization.EnumMember(Value = @"OFFLINE")]
+        OFFLINE = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"FAULT")]
+        [System.Runtime.Serialization.EnumMember(Value = @"FAULT")]
+        FAULT = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"DECOMMISSIONED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"DECOMMISSIONED")]
+        DECOMMISSIONED = 4,
+
+    }
+
+    /// <summary>
+    /// A business verb on a device (the last segment of its operation's path).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeviceVerb
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"activate")]
+        [System.Runtime.Serialization.EnumMember(Value = @"activate")]
+        Activate = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"report-fault")]
+        [System.Runtime.Serialization.EnumMember(Value = @"report-fault")]
+        ReportFault = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"clear-fault")]
+        [System.Runtime.Serialization.EnumMember(Value = @"clear-fault")]
+        ClearFault = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"move")]
+        [System.Runtime.Serialization.EnumMember(Value = @"move")]
+        Move = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"decommission")]
+        [System.Runtime.Serialization.EnumMember(Value = @"decommission")]
+        Decommission = 4,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"rotate-credential")]
+        [System.Runtime.Serialization.EnumMember(Value = @"rotate-credential")]
+        RotateCredential = 5,
+
+    }
+
+    /// <summary>
+    /// The kind of fault.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum FaultCode
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"sensor_failure")]
+        [System.Runtime.Serialization.EnumMember(Value = @"sensor_failure")]
+        Sensor_failure = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"calibration_drift")]
+        [System.Runtime.Serialization.EnumMember(Value = @"calibration_drift")]
+        Calibration_drift = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"battery_low")]
+        [System.Runtime.Serialization.EnumMember(Value = @"battery_low")]
+        Battery_low = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"power_loss")]
+        [System.Runtime.Serialization.EnumMember(Value = @"power_loss")]
+        Power_loss = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"connectivity_loss")]
+        [System.Runtime.Serialization.EnumMember(Value = @"connectivity_loss")]
+        Connectivity_loss = 4,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"physical_damage")]
+        [System.Runtime.Serialization.EnumMember(Value = @"physical_damage")]
+        Physical_damage = 5,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"water_ingress")]
+        [System.Runtime.Serialization.EnumMember(Value = @"water_ingress")]
+        Water_ingress = 6,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"other")]
+        [System.Runtime.Serialization.EnumMember(Value = @"other")]
+        Other = 7,
+
+    }
+
+    /// <summary>
+    /// A fault reported on a device (FAULT only; null otherwise).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceFault
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("code")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<FaultCode>))]
+        public required FaultCode Code { get; set; }
+
+        /// <summary>
+        /// What was observed.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("note")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Note { get; set; }
+
+        /// <summary>
+        /// When the fault was reported.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reported_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Reported_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Device
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// The manufacturer's serial number.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("serial_number")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Serial_number { get; set; }
+
+        /// <summary>
+        /// The model's id in the catalogue.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("model")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Model { get; set; }
+
+        /// <summary>
+        /// The farm of the device's zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// The zone the device is in.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// The metrics this device reports.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("metrics")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Metric> Metrics { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceStatus>))]
+        public required DeviceStatus Status { get; set; }
+
+        /// <summary>
+        /// The verbs the current state allows (none once decommissioned).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("allowed_verbs")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<DeviceVerb> Allowed_verbs { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("fault")]
+        public required DeviceFault? Fault { get; set; }
+
+        /// <summary>
+        /// When the device last sent a reading, if ever.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last_seen_at")]
+        public required System.DateTimeOffset? Last_seen_at { get; set; }
+
+        /// <summary>
+        /// When the device was activated, if it was.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("activated_at")]
+        public required System.DateTimeOffset? Activated_at { get; set; }
+
+        /// <summary>
+        /// When the device was decommissioned, if it was.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("decommissioned_at")]
+        public required System.DateTimeOffset? Decommissioned_at { get; set; }
+
+        /// <summary>
+        /// Increases with every change; the `ETag` is derived from it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        /// <summary>
+        /// When the device was registered.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// When the device last changed.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("updated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Updated_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DevicePage : PageInfo
+    {
+
+        /// <summary>
+        /// The devices of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Device> Data { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record RegisterDeviceRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("serial_number")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(64, MinimumLength = 3)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
+        public required string Serial_number { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("model")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(64, MinimumLength = 1)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^[a-z0-9]+(-[a-z0-9]+)*$")]
+        public required string Model { get; set; }
+
+        /// <summary>
+        /// The zone the device is installed in.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// The metrics this device reports; every metric of its model when left out.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("metrics")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        [System.ComponentModel.DataAnnotations.MinLength(1)]
+        [System.ComponentModel.DataAnnotations.MaxLength(6)]
+        public System.Collections.Generic.List<Metric>? Metrics { get; set; }
+
+    }
+
+    /// <summary>
+    /// The device's secret for the ingestion and command channels. Shown once; Canopy keeps only its hash.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceCredential
+    {
+
+        /// <summary>
+        /// The secret.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("secret")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Secret { get; set; }
+
+        /// <summary>
+        /// When it was issued.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("issued_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Issued_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceWithCredential
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("device")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required Device Device { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("credential")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required DeviceCredential Credential { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ReportDeviceFaultRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("code")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<FaultCode>))]
+        public required FaultCode Code { get; set; }
+
+        /// <summary>
+        /// What was observed, for whoever fixes it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("note")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.StringLength(500, MinimumLength = 1)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^\s*\S[\s\S]*$")]
+        public required string Note { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record MoveDeviceRequest
+    {
+
+        /// <summary>
+        /// The zone to move the device to.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+    }
+
+    /// <summary>
+    /// A device that stops a change (e.g. archiving its zone).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record BlockingDevice
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// Its serial number.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("serial_number")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Serial_number { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceStatus>))]
+        public required DeviceStatus Status { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of the farm events (outbox, version 1).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FarmEvent
+    {
+
+        /// <summary>
+        /// The farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Its name after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        /// <summary>
+        /// Its IANA time zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("time_zone")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Time_zone { get; set; }
+
+        /// <summary>
+        /// The farm's version after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of the zone events (outbox, version 1).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ZoneEvent
+    {
+
+        /// <summary>
+        /// The zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// Its farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Its name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ZoneKind>))]
+        public required ZoneKind Kind { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("targets")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required ZoneTargets Targets { get; set; }
+
+        /// <summary>
+        /// The zone's version after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceEvent
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// Its serial number.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("serial_number")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Serial_number { get; set; }
+
+        /// <summary>
+        /// Its model's id.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("model")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Model { get; set; }
+
+        /// <summary>
+        /// Its farm after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Its zone after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceStatus>))]
+        public required DeviceStatus Status { get; set; }
+
+        /// <summary>
+        /// Its state before the change (null when registered).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("previous_status")]
+        public required string? Previous_status { get; set; }
+
+        /// <summary>
+        /// The device's version after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("fault")]
+        public DeviceFault? Fault { get; set; }
+
+        /// <summary>
+        /// The zone it left (device.moved).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("from_zone_id")]
+        public System.Guid? From_zone_id { get; set; }
+
+        /// <summary>
+        /// The farm it left (device.moved).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("from_farm_id")]
+        public System.Guid? From_farm_id { get; set; }
+
+        /// <summary>
+        /// Its last reading before it went silent (device.went_offline).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last_seen_at")]
+        public System.DateTimeOffset? Last_seen_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
 
     }
 

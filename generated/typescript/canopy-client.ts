@@ -1416,6 +1416,2283 @@ export class IdentityClient implements IIdentityClient {
     }
 }
 
+export interface IFleetClient {
+
+    /**
+     * Create a farm
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The farm; `Location` is its `getFarm`.
+     */
+    createFarm(idempotency_Key: string, body: CreateFarmRequest, signal?: AbortSignal): Promise<Farm>;
+
+    /**
+     * List farms
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param name_prefix (optional) Only those whose name starts with this text (case-insensitive).
+     * @return A page of farms.
+     */
+    listFarms(cursor?: string | undefined, limit?: number | undefined, name_prefix?: string | undefined, signal?: AbortSignal): Promise<FarmPage>;
+
+    /**
+     * Read a farm
+     * @param farm_id The farm.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The farm.
+     */
+    getFarm(farm_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Farm>;
+
+    /**
+     * Rename a farm
+     * @param farm_id The farm.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The renamed farm.
+     */
+    renameFarm(farm_id: string, if_Match: string, body: RenameFarmRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Farm>;
+
+    /**
+     * Archive a farm
+     * @param farm_id The farm.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Archived.
+     */
+    archiveFarm(farm_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<void>;
+
+    /**
+     * Create a zone in a farm
+     * @param farm_id The farm.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The zone; `Location` is its `getZone`.
+     */
+    createZone(farm_id: string, idempotency_Key: string, body: CreateZoneRequest, signal?: AbortSignal): Promise<Zone>;
+
+    /**
+     * List a farm's zones
+     * @param farm_id The farm.
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of zones.
+     */
+    listZones(farm_id: string, cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<ZonePage>;
+
+    /**
+     * Read a zone
+     * @param zone_id The zone.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The zone.
+     */
+    getZone(zone_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Zone>;
+
+    /**
+     * Set a zone's target ranges
+     * @param zone_id The zone.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The zone with its new targets.
+     */
+    setZoneTargets(zone_id: string, if_Match: string, body: SetZoneTargetsRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Zone>;
+
+    /**
+     * Archive a zone
+     * @param zone_id The zone.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Archived.
+     */
+    archiveZone(zone_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<void>;
+
+    /**
+     * List the device models Canopy supports
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of device models.
+     */
+    listDeviceModels(cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<DeviceModelPage>;
+
+    /**
+     * Register a device
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The device and its credential; `Location` is its `getDevice`.
+     */
+    registerDevice(idempotency_Key: string, body: RegisterDeviceRequest, signal?: AbortSignal): Promise<DeviceWithCredential>;
+
+    /**
+     * List devices
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only devices in this state.
+     * @param farm_id (optional) Only devices in a zone of this farm.
+     * @param zone_id (optional) Only devices in this zone.
+     * @param model (optional) Only devices of this model (an `id` from `listDeviceModels`).
+     * @return A page of devices.
+     */
+    listDevices(cursor?: string | undefined, limit?: number | undefined, status?: DeviceStatus | undefined, farm_id?: string | undefined, zone_id?: string | undefined, model?: string | undefined, signal?: AbortSignal): Promise<DevicePage>;
+
+    /**
+     * Read a device
+     * @param device_id The device.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The device.
+     */
+    getDevice(device_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Device>;
+
+    /**
+     * Activate a device
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device, ACTIVE.
+     */
+    activateDevice(device_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device>;
+
+    /**
+     * Report a fault on a device
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device, FAULT.
+     */
+    reportDeviceFault(device_id: string, if_Match: string, body: ReportDeviceFaultRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device>;
+
+    /**
+     * Clear a device's fault
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device, ACTIVE again.
+     */
+    clearDeviceFault(device_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device>;
+
+    /**
+     * Move a device to another zone
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device in its new zone.
+     */
+    moveDevice(device_id: string, if_Match: string, body: MoveDeviceRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device>;
+
+    /**
+     * Decommission a device
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The device, DECOMMISSIONED.
+     */
+    decommissionDevice(device_id: string, if_Match: string, idempotency_Key: string, signal?: AbortSignal): Promise<Device>;
+
+    /**
+     * Rotate a device's credential
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The device and its new credential.
+     */
+    rotateDeviceCredential(device_id: string, if_Match: string, idempotency_Key: string, signal?: AbortSignal): Promise<DeviceWithCredential>;
+}
+
+export class FleetClient implements IFleetClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "http://127.0.0.1:8080";
+    }
+
+    /**
+     * Create a farm
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The farm; `Location` is its `getFarm`.
+     */
+    createFarm(idempotency_Key: string, body: CreateFarmRequest, signal?: AbortSignal): Promise<Farm> {
+        let url_ = this.baseUrl + "/api/v1/farms";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processCreateFarm(_response);
+        });
+    }
+
+    protected processCreateFarm(response: Response): Promise<Farm> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Farm;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Farm>(null as any);
+    }
+
+    /**
+     * List farms
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param name_prefix (optional) Only those whose name starts with this text (case-insensitive).
+     * @return A page of farms.
+     */
+    listFarms(cursor?: string | undefined, limit?: number | undefined, name_prefix?: string | undefined, signal?: AbortSignal): Promise<FarmPage> {
+        let url_ = this.baseUrl + "/api/v1/farms?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (name_prefix === null)
+            throw new globalThis.Error("The parameter 'name_prefix' cannot be null.");
+        else if (name_prefix !== undefined)
+            url_ += "name_prefix=" + encodeURIComponent("" + name_prefix) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListFarms(_response);
+        });
+    }
+
+    protected processListFarms(response: Response): Promise<FarmPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as FarmPage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<FarmPage>(null as any);
+    }
+
+    /**
+     * Read a farm
+     * @param farm_id The farm.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The farm.
+     */
+    getFarm(farm_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Farm> {
+        let url_ = this.baseUrl + "/api/v1/farms/{farm_id}";
+        if (farm_id === undefined || farm_id === null)
+            throw new globalThis.Error("The parameter 'farm_id' must be defined.");
+        url_ = url_.replace("{farm_id}", encodeURIComponent("" + farm_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetFarm(_response);
+        });
+    }
+
+    protected processGetFarm(response: Response): Promise<Farm> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Farm;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Farm>(null as any);
+    }
+
+    /**
+     * Rename a farm
+     * @param farm_id The farm.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The renamed farm.
+     */
+    renameFarm(farm_id: string, if_Match: string, body: RenameFarmRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Farm> {
+        let url_ = this.baseUrl + "/api/v1/farms/{farm_id}/rename";
+        if (farm_id === undefined || farm_id === null)
+            throw new globalThis.Error("The parameter 'farm_id' must be defined.");
+        url_ = url_.replace("{farm_id}", encodeURIComponent("" + farm_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRenameFarm(_response);
+        });
+    }
+
+    protected processRenameFarm(response: Response): Promise<Farm> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Farm;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Farm>(null as any);
+    }
+
+    /**
+     * Archive a farm
+     * @param farm_id The farm.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Archived.
+     */
+    archiveFarm(farm_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<void> {
+        let url_ = this.baseUrl + "/api/v1/farms/{farm_id}/archive";
+        if (farm_id === undefined || farm_id === null)
+            throw new globalThis.Error("The parameter 'farm_id' must be defined.");
+        url_ = url_.replace("{farm_id}", encodeURIComponent("" + farm_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processArchiveFarm(_response);
+        });
+    }
+
+    protected processArchiveFarm(response: Response): Promise<void> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 204) {
+            return response.text().then((_responseText) => {
+            return;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<void>(null as any);
+    }
+
+    /**
+     * Create a zone in a farm
+     * @param farm_id The farm.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The zone; `Location` is its `getZone`.
+     */
+    createZone(farm_id: string, idempotency_Key: string, body: CreateZoneRequest, signal?: AbortSignal): Promise<Zone> {
+        let url_ = this.baseUrl + "/api/v1/farms/{farm_id}/zones";
+        if (farm_id === undefined || farm_id === null)
+            throw new globalThis.Error("The parameter 'farm_id' must be defined.");
+        url_ = url_.replace("{farm_id}", encodeURIComponent("" + farm_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processCreateZone(_response);
+        });
+    }
+
+    protected processCreateZone(response: Response): Promise<Zone> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Zone;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Zone>(null as any);
+    }
+
+    /**
+     * List a farm's zones
+     * @param farm_id The farm.
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of zones.
+     */
+    listZones(farm_id: string, cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<ZonePage> {
+        let url_ = this.baseUrl + "/api/v1/farms/{farm_id}/zones?";
+        if (farm_id === undefined || farm_id === null)
+            throw new globalThis.Error("The parameter 'farm_id' must be defined.");
+        url_ = url_.replace("{farm_id}", encodeURIComponent("" + farm_id));
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListZones(_response);
+        });
+    }
+
+    protected processListZones(response: Response): Promise<ZonePage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ZonePage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<ZonePage>(null as any);
+    }
+
+    /**
+     * Read a zone
+     * @param zone_id The zone.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The zone.
+     */
+    getZone(zone_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Zone> {
+        let url_ = this.baseUrl + "/api/v1/zones/{zone_id}";
+        if (zone_id === undefined || zone_id === null)
+            throw new globalThis.Error("The parameter 'zone_id' must be defined.");
+        url_ = url_.replace("{zone_id}", encodeURIComponent("" + zone_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetZone(_response);
+        });
+    }
+
+    protected processGetZone(response: Response): Promise<Zone> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Zone;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Zone>(null as any);
+    }
+
+    /**
+     * Set a zone's target ranges
+     * @param zone_id The zone.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The zone with its new targets.
+     */
+    setZoneTargets(zone_id: string, if_Match: string, body: SetZoneTargetsRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Zone> {
+        let url_ = this.baseUrl + "/api/v1/zones/{zone_id}/set-targets";
+        if (zone_id === undefined || zone_id === null)
+            throw new globalThis.Error("The parameter 'zone_id' must be defined.");
+        url_ = url_.replace("{zone_id}", encodeURIComponent("" + zone_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processSetZoneTargets(_response);
+        });
+    }
+
+    protected processSetZoneTargets(response: Response): Promise<Zone> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Zone;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Zone>(null as any);
+    }
+
+    /**
+     * Archive a zone
+     * @param zone_id The zone.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return Archived.
+     */
+    archiveZone(zone_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<void> {
+        let url_ = this.baseUrl + "/api/v1/zones/{zone_id}/archive";
+        if (zone_id === undefined || zone_id === null)
+            throw new globalThis.Error("The parameter 'zone_id' must be defined.");
+        url_ = url_.replace("{zone_id}", encodeURIComponent("" + zone_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processArchiveZone(_response);
+        });
+    }
+
+    protected processArchiveZone(response: Response): Promise<void> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 204) {
+            return response.text().then((_responseText) => {
+            return;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<void>(null as any);
+    }
+
+    /**
+     * List the device models Canopy supports
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @return A page of device models.
+     */
+    listDeviceModels(cursor?: string | undefined, limit?: number | undefined, signal?: AbortSignal): Promise<DeviceModelPage> {
+        let url_ = this.baseUrl + "/api/v1/device-models?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListDeviceModels(_response);
+        });
+    }
+
+    protected processListDeviceModels(response: Response): Promise<DeviceModelPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeviceModelPage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeviceModelPage>(null as any);
+    }
+
+    /**
+     * Register a device
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The device and its credential; `Location` is its `getDevice`.
+     */
+    registerDevice(idempotency_Key: string, body: RegisterDeviceRequest, signal?: AbortSignal): Promise<DeviceWithCredential> {
+        let url_ = this.baseUrl + "/api/v1/devices";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRegisterDevice(_response);
+        });
+    }
+
+    protected processRegisterDevice(response: Response): Promise<DeviceWithCredential> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeviceWithCredential;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeviceWithCredential>(null as any);
+    }
+
+    /**
+     * List devices
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only devices in this state.
+     * @param farm_id (optional) Only devices in a zone of this farm.
+     * @param zone_id (optional) Only devices in this zone.
+     * @param model (optional) Only devices of this model (an `id` from `listDeviceModels`).
+     * @return A page of devices.
+     */
+    listDevices(cursor?: string | undefined, limit?: number | undefined, status?: DeviceStatus | undefined, farm_id?: string | undefined, zone_id?: string | undefined, model?: string | undefined, signal?: AbortSignal): Promise<DevicePage> {
+        let url_ = this.baseUrl + "/api/v1/devices?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (status === null)
+            throw new globalThis.Error("The parameter 'status' cannot be null.");
+        else if (status !== undefined)
+            url_ += "status=" + encodeURIComponent("" + status) + "&";
+        if (farm_id === null)
+            throw new globalThis.Error("The parameter 'farm_id' cannot be null.");
+        else if (farm_id !== undefined)
+            url_ += "farm_id=" + encodeURIComponent("" + farm_id) + "&";
+        if (zone_id === null)
+            throw new globalThis.Error("The parameter 'zone_id' cannot be null.");
+        else if (zone_id !== undefined)
+            url_ += "zone_id=" + encodeURIComponent("" + zone_id) + "&";
+        if (model === null)
+            throw new globalThis.Error("The parameter 'model' cannot be null.");
+        else if (model !== undefined)
+            url_ += "model=" + encodeURIComponent("" + model) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListDevices(_response);
+        });
+    }
+
+    protected processListDevices(response: Response): Promise<DevicePage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DevicePage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DevicePage>(null as any);
+    }
+
+    /**
+     * Read a device
+     * @param device_id The device.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The device.
+     */
+    getDevice(device_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Device> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetDevice(_response);
+        });
+    }
+
+    protected processGetDevice(response: Response): Promise<Device> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Device;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Device>(null as any);
+    }
+
+    /**
+     * Activate a device
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device, ACTIVE.
+     */
+    activateDevice(device_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/activate";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processActivateDevice(_response);
+        });
+    }
+
+    protected processActivateDevice(response: Response): Promise<Device> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Device;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Device>(null as any);
+    }
+
+    /**
+     * Report a fault on a device
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device, FAULT.
+     */
+    reportDeviceFault(device_id: string, if_Match: string, body: ReportDeviceFaultRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/report-fault";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processReportDeviceFault(_response);
+        });
+    }
+
+    protected processReportDeviceFault(response: Response): Promise<Device> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Device;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Device>(null as any);
+    }
+
+    /**
+     * Clear a device's fault
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device, ACTIVE again.
+     */
+    clearDeviceFault(device_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/clear-fault";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processClearDeviceFault(_response);
+        });
+    }
+
+    protected processClearDeviceFault(response: Response): Promise<Device> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Device;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Device>(null as any);
+    }
+
+    /**
+     * Move a device to another zone
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The device in its new zone.
+     */
+    moveDevice(device_id: string, if_Match: string, body: MoveDeviceRequest, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Device> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/move";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processMoveDevice(_response);
+        });
+    }
+
+    protected processMoveDevice(response: Response): Promise<Device> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Device;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Device>(null as any);
+    }
+
+    /**
+     * Decommission a device
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The device, DECOMMISSIONED.
+     */
+    decommissionDevice(device_id: string, if_Match: string, idempotency_Key: string, signal?: AbortSignal): Promise<Device> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/decommission";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processDecommissionDevice(_response);
+        });
+    }
+
+    protected processDecommissionDevice(response: Response): Promise<Device> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Device;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Device>(null as any);
+    }
+
+    /**
+     * Rotate a device's credential
+     * @param device_id The device.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The device and its new credential.
+     */
+    rotateDeviceCredential(device_id: string, if_Match: string, idempotency_Key: string, signal?: AbortSignal): Promise<DeviceWithCredential> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/rotate-credential";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processRotateDeviceCredential(_response);
+        });
+    }
+
+    protected processRotateDeviceCredential(response: Response): Promise<DeviceWithCredential> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeviceWithCredential;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeviceWithCredential>(null as any);
+    }
+}
+
 export interface IJobsClient {
 
     /**
@@ -1839,6 +4116,12 @@ export interface Problem {
     errors?: ProblemFieldError[];
     /** The rate-limit policies exceeded (quota problems only). */
     violated_policies?: string[];
+    /** The resource's current state (conflicts with a state machine only). */
+    current_state?: string;
+    /** The verbs the current state allows (conflicts with a state machine only). */
+    allowed_verbs?: string[];
+    /** The devices that stop the change (archiving a farm or zone that still hosts devices). */
+    blocking_devices?: BlockingDevice[];
 
     [key: string]: any;
 }
@@ -2133,6 +4416,294 @@ export interface DeadLetter {
 export interface DeadLetterPage extends PageInfo {
     /** The dead letters of this page. */
     data: DeadLetter[];
+
+    [key: string]: any;
+}
+
+export interface Farm {
+    /** The farm. */
+    id: string;
+    /** The farm's name. */
+    name: string;
+    /** Degrees north (WGS 84). */
+    latitude: number;
+    /** Degrees east (WGS 84). */
+    longitude: number;
+    /** IANA time zone name. */
+    time_zone: string;
+    /** Cultivated area in hectares, when known. */
+    area_ha: number | null;
+    /** Increases with every change; the `ETag` is derived from it. */
+    version: number;
+    /** When the farm was created. */
+    created_at: string;
+    /** When the farm last changed. */
+    updated_at: string;
+
+    [key: string]: any;
+}
+
+export interface FarmPage extends PageInfo {
+    /** The farms of this page. */
+    data: Farm[];
+
+    [key: string]: any;
+}
+
+export interface CreateFarmRequest {
+    name: string;
+    latitude: number;
+    longitude: number;
+    time_zone: string;
+    area_ha?: number;
+}
+
+export interface RenameFarmRequest {
+    name: string;
+}
+
+/** What the zone is. */
+export type ZoneKind = "greenhouse" | "field" | "nursery" | "storage";
+
+/** A quantity a device reports, with its physical range: temperature_c −40…85 °C, humidity_pct 0…100 %, soil_moisture_pct 0…100 %, co2_ppm 0…10,000 ppm, light_ppfd 0…3,000 µmol/m²/s, battery_v 0…15 V. */
+export type Metric = "temperature_c" | "humidity_pct" | "soil_moisture_pct" | "co2_ppm" | "light_ppfd" | "battery_v";
+
+/** A closed range; `min` is not above `max` and both lie in the metric's physical range. */
+export interface MetricRange {
+    /** Lowest acceptable value. */
+    min: number;
+    /** Highest acceptable value. */
+    max: number;
+}
+
+/** At most one target range per metric; a metric left out has no target. */
+export interface ZoneTargets {
+    temperature_c?: MetricRange;
+    humidity_pct?: MetricRange;
+    soil_moisture_pct?: MetricRange;
+    co2_ppm?: MetricRange;
+    light_ppfd?: MetricRange;
+    battery_v?: MetricRange;
+}
+
+export interface Zone {
+    /** The zone. */
+    id: string;
+    /** The farm the zone belongs to. */
+    farm_id: string;
+    /** The zone's name, unique in its farm. */
+    name: string;
+    kind: ZoneKind;
+    targets: ZoneTargets;
+    /** Increases with every change; the `ETag` is derived from it. */
+    version: number;
+    /** When the zone was created. */
+    created_at: string;
+    /** When the zone last changed. */
+    updated_at: string;
+
+    [key: string]: any;
+}
+
+export interface ZonePage extends PageInfo {
+    /** The zones of this page. */
+    data: Zone[];
+
+    [key: string]: any;
+}
+
+export interface CreateZoneRequest {
+    name: string;
+    kind: ZoneKind;
+    targets?: ZoneTargets;
+}
+
+export interface SetZoneTargetsRequest {
+    targets: ZoneTargets;
+}
+
+export interface DeviceModel {
+    /** The model's id, used when registering a device. */
+    id: string;
+    /** Who makes it. */
+    manufacturer: string;
+    /** The model's name. */
+    name: string;
+    /** The metrics a device of this model reports. */
+    metrics: Metric[];
+
+    [key: string]: any;
+}
+
+export interface DeviceModelPage extends PageInfo {
+    /** The models of this page. */
+    data: DeviceModel[];
+
+    [key: string]: any;
+}
+
+/** Where the device is in its life: PROVISIONED → ACTIVE (activate); ACTIVE ⇄ OFFLINE (silence, then its next reading); ACTIVE or OFFLINE → FAULT (report-fault); FAULT → ACTIVE (clear-fault); any → DECOMMISSIONED (terminal). */
+export type DeviceStatus = "PROVISIONED" | "ACTIVE" | "OFFLINE" | "FAULT" | "DECOMMISSIONED";
+
+/** A business verb on a device (the last segment of its operation's path). */
+export type DeviceVerb = "activate" | "report-fault" | "clear-fault" | "move" | "decommission" | "rotate-credential";
+
+/** The kind of fault. */
+export type FaultCode = "sensor_failure" | "calibration_drift" | "battery_low" | "power_loss" | "connectivity_loss" | "physical_damage" | "water_ingress" | "other";
+
+/** A fault reported on a device (FAULT only; null otherwise). */
+export interface DeviceFault {
+    code: FaultCode;
+    /** What was observed. */
+    note: string;
+    /** When the fault was reported. */
+    reported_at: string;
+
+    [key: string]: any;
+}
+
+export interface Device {
+    /** The device. */
+    id: string;
+    /** The manufacturer's serial number. */
+    serial_number: string;
+    /** The model's id in the catalogue. */
+    model: string;
+    /** The farm of the device's zone. */
+    farm_id: string;
+    /** The zone the device is in. */
+    zone_id: string;
+    /** The metrics this device reports. */
+    metrics: Metric[];
+    status: DeviceStatus;
+    /** The verbs the current state allows (none once decommissioned). */
+    allowed_verbs: DeviceVerb[];
+    fault: DeviceFault | null;
+    /** When the device last sent a reading, if ever. */
+    last_seen_at: string | null;
+    /** When the device was activated, if it was. */
+    activated_at: string | null;
+    /** When the device was decommissioned, if it was. */
+    decommissioned_at: string | null;
+    /** Increases with every change; the `ETag` is derived from it. */
+    version: number;
+    /** When the device was registered. */
+    created_at: string;
+    /** When the device last changed. */
+    updated_at: string;
+
+    [key: string]: any;
+}
+
+export interface DevicePage extends PageInfo {
+    /** The devices of this page. */
+    data: Device[];
+
+    [key: string]: any;
+}
+
+export interface RegisterDeviceRequest {
+    serial_number: string;
+    model: string;
+    /** The zone the device is installed in. */
+    zone_id: string;
+    /** The metrics this device reports; every metric of its model when left out. */
+    metrics?: Metric[];
+}
+
+/** The device's secret for the ingestion and command channels. Shown once; Canopy keeps only its hash. */
+export interface DeviceCredential {
+    /** The secret. */
+    secret: string;
+    /** When it was issued. */
+    issued_at: string;
+
+    [key: string]: any;
+}
+
+export interface DeviceWithCredential {
+    device: Device;
+    credential: DeviceCredential;
+
+    [key: string]: any;
+}
+
+export interface ReportDeviceFaultRequest {
+    code: FaultCode;
+    /** What was observed, for whoever fixes it. */
+    note: string;
+}
+
+export interface MoveDeviceRequest {
+    /** The zone to move the device to. */
+    zone_id: string;
+}
+
+/** A device that stops a change (e.g. archiving its zone). */
+export interface BlockingDevice {
+    /** The device. */
+    id: string;
+    /** Its serial number. */
+    serial_number: string;
+    status: DeviceStatus;
+
+    [key: string]: any;
+}
+
+/** Payload of the farm events (outbox, version 1). */
+export interface FarmEvent {
+    /** The farm. */
+    farm_id: string;
+    /** Its name after the change. */
+    name: string;
+    /** Its IANA time zone. */
+    time_zone: string;
+    /** The farm's version after the change. */
+    version: number;
+
+    [key: string]: any;
+}
+
+/** Payload of the zone events (outbox, version 1). */
+export interface ZoneEvent {
+    /** The zone. */
+    zone_id: string;
+    /** Its farm. */
+    farm_id: string;
+    /** Its name. */
+    name: string;
+    kind: ZoneKind;
+    targets: ZoneTargets;
+    /** The zone's version after the change. */
+    version: number;
+
+    [key: string]: any;
+}
+
+/** Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline. */
+export interface DeviceEvent {
+    /** The device. */
+    device_id: string;
+    /** Its serial number. */
+    serial_number: string;
+    /** Its model's id. */
+    model: string;
+    /** Its farm after the change. */
+    farm_id: string;
+    /** Its zone after the change. */
+    zone_id: string;
+    status: DeviceStatus;
+    /** Its state before the change (null when registered). */
+    previous_status: string | null;
+    /** The device's version after the change. */
+    version: number;
+    fault?: DeviceFault | null;
+    /** The zone it left (device.moved). */
+    from_zone_id?: string | null;
+    /** The farm it left (device.moved). */
+    from_farm_id?: string | null;
+    /** Its last reading before it went silent (device.went_offline). */
+    last_seen_at?: string | null;
 
     [key: string]: any;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Canopy.Api;
+using Canopy.Fleet;
 using Canopy.Identity;
 using Canopy.Platform.Data;
 using Canopy.Platform.Health;
@@ -50,13 +51,14 @@ try
     // Outside production every answer is checked against the spec (Conformance__Enabled).
     builder.Services.AddOptions<ConformanceOptions>().Bind(configuration.GetSection(ConformanceOptions.Section))
         .PostConfigure(o => o.Enabled &= !builder.Environment.IsProduction());
-    builder.Services.AddCanopyMigrations(configuration, IdentityModule.Migrations);
+    builder.Services.AddCanopyMigrations(configuration, Modules.Migrations);
     builder.Services.AddIdentityModule(configuration);
 
     // --role all (default): API and workers in one process; --role api: no workers;
     // --role worker: workers, with only the platform endpoints (health, metrics) served.
     var role = ProcessRoles.Parse(configuration["role"] ?? configuration["Runtime:Role"]);
     builder.Services.AddCanopyMessaging(configuration, runWorkers: role != ProcessRole.Api);
+    builder.Services.AddFleetModule(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddOptions<SlowQueryOptions>().Bind(configuration.GetSection(SlowQueryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
     builder.Services.AddHostedService<SlowQueryLogger>();
     builder.Services.AddOptions<CursorOptions>().Bind(configuration.GetSection(CursorOptions.Section))
@@ -92,6 +94,8 @@ try
             // The messages are classified, never echoed (InvalidModelStateProblems).
             json.AllowInputFormatterExceptionMessages = true;
             json.JsonSerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            // Enums travel by their spec names, in lists too (the generated DTOs mark only single values).
+            json.JsonSerializerOptions.Converters.Add(new JsonStringEnumConverter());
         })
         .ConfigureApiBehaviorOptions(api => api.InvalidModelStateResponseFactory = InvalidModelStateProblems.Create);
 

@@ -14,6 +14,8 @@ namespace Canopy.Platform.Validation;
 /// </summary>
 public static partial class InvalidModelStateProblems
 {
+    private const string RequiredParameter = "This parameter is required.";
+
     public static IActionResult Create(ActionContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -29,6 +31,18 @@ public static partial class InvalidModelStateProblems
             {
                 Classify(key, error, parameters, malformed, invalid);
             }
+        }
+
+        // A guarded change sent without If-Match is a missing precondition (428), not bad syntax:
+        // the spec declares the header required so clients send it, and API-RULES.md says 428.
+        if (malformed.Count > 0 && malformed.All(IsMissingIfMatch))
+        {
+            return new ObjectResult(ProblemFactory.Create(context.HttpContext, ProblemTypes.PreconditionRequired,
+                "This change needs If-Match with the ETag you last read.", malformed))
+            {
+                StatusCode = ProblemTypes.PreconditionRequired.Status,
+                ContentTypes = { ProblemFactory.MediaType },
+            };
         }
 
         var (type, errors) = malformed.Count > 0 ? (ProblemTypes.MalformedRequest, malformed) : (ProblemTypes.ValidationFailed, invalid);
@@ -48,8 +62,9 @@ public static partial class InvalidModelStateProblems
         var parameterName = key.Split('.', '[')[0];
         if (parameters.TryGetValue(parameterName, out var location) && !key.StartsWith('$'))
         {
-            var detail = error.Exception is null && message.Contains("required", StringComparison.OrdinalIgnoreCase)
-                ? "This parameter is required."
+            // "…is required" (DataAnnotations), "…was not provided" ([BindRequired] on a header).
+            var detail = error.Exception is null && (message.Contains("required", StringComparison.OrdinalIgnoreCase) || message.Contains("not provided", StringComparison.Ordinal))
+                ? RequiredParameter
                 : "The value is not valid for this parameter.";
             malformed.Add(new FieldError(detail, Parameter: parameterName, In: location));
             return;
@@ -84,6 +99,9 @@ public static partial class InvalidModelStateProblems
 
         invalid.Add(new FieldError(Sanitise(message), Pointer: JsonPointer.FromPath(key)));
     }
+
+    private static bool IsMissingIfMatch(FieldError error) =>
+        error is { In: "header", Detail: RequiredParameter } && string.Equals(error.Parameter, "If-Match", StringComparison.OrdinalIgnoreCase);
 
     private static string Child(string key, string name) =>
         JsonPointer.FromPath(key) is var parent && parent == "#" ? "#/" + name : parent + "/" + name;

@@ -12,7 +12,7 @@ internal static class TestDatabase
         new MigrationRunner(
                 TestServers.PostgresOwnerConnectionString,
                 TestServers.AppRole,
-                [MigrationServiceCollectionExtensions.PlatformMigrations, Canopy.Identity.IdentityModule.Migrations, KernelTests],
+                [MigrationServiceCollectionExtensions.PlatformMigrations, .. Canopy.Api.Modules.Migrations, KernelTests],
                 NullLogger<MigrationRunner>.Instance)
             .ApplyAsync(CancellationToken.None));
 

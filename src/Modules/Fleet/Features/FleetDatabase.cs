@@ -1,0 +1,46 @@
+using Canopy.Platform.Idempotency;
+using Canopy.Platform.Postgres;
+using Canopy.Platform.Problems;
+using Npgsql;
+
+namespace Canopy.Fleet.Features;
+
+/// <summary>Who acts: the tenant every row is bound to, and the member recorded as <c>created_by</c>.</summary>
+internal sealed record Actor(Guid TenantId, Guid? UserId);
+
+/// <summary>Transactions of the Fleet module, always bound to the caller's tenant (row-level security).</summary>
+internal sealed class FleetDatabase(PostgresDataSources dataSources, IdempotencyClaims idempotency)
+{
+    private const string UniqueViolation = "23505";
+
+    /// <summary>A read, on the primary: a client reads what it has just written (the replica is for reports).</summary>
+    public Task<PostgresTransaction> ReadAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken);
+
+    /// <summary>
+    /// A change: on the primary, with the request's idempotency key claimed first, so a key that
+    /// already took effect stops here, before any effect or integrity check.
+    /// </summary>
+    public async Task<PostgresTransaction> ChangeAsync(Guid tenantId, CancellationToken cancellationToken)
+    {
+        var tx = await PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+            return tx;
+        }
+        catch
+        {
+            await tx.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public static bool IsUniqueViolation(Exception ex, string constraint) =>
+        ex is PostgresException { SqlState: UniqueViolation } pg && pg.ConstraintName == constraint;
+
+    public static ProblemException NotFound(string what) => new(ProblemTypes.NotFound, $"No {what} with this id exists in your organisation.");
+
+    public static ProblemException NameTaken(string detail) =>
+        new(ProblemTypes.Conflict, detail, [new FieldError("This name is taken.", Pointer: "#/name")]);
+}

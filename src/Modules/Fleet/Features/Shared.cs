@@ -1,0 +1,113 @@
+using Canopy.Contracts;
+using Canopy.Fleet.Domain;
+using Canopy.Platform.Messaging;
+using Canopy.Platform.Postgres;
+using Canopy.Platform.Problems;
+using Npgsql;
+
+namespace Canopy.Fleet.Features;
+
+/// <summary>Cursor pages: read one row more than asked, and cut.</summary>
+internal static class Paging
+{
+    public static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(read);
+        var rows = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The first <paramref name="limit"/> rows, and the cursor after the last of them when more exist.</summary>
+    public static (List<T> Page, string? Next) Cut<T>(List<T> rows, int limit, Func<T, string> cursorAfter)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(cursorAfter);
+        var page = rows.Take(limit).ToList();
+        return (page, rows.Count > limit ? cursorAfter(page[^1]) : null);
+    }
+}
+
+internal static class Rules
+{
+    /// <summary>A broken rule is a 422 naming the member of the body it is about.</summary>
+    public static void Require(IBusinessRule rule, string pointer)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (rule.IsBroken())
+        {
+            throw new ProblemException(ProblemTypes.ValidationFailed, rule.Message, [new FieldError(rule.Message, Pointer: pointer)]);
+        }
+    }
+}
+
+/// <summary>Devices that stop a farm or zone from being archived: a 409 that names them.</summary>
+internal static class BlockingDevices
+{
+    private const int Named = 20;
+
+    public static async Task RefuseIfAnyAsync(PostgresTransaction tx, string column, Guid id, string what, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        await using var command = tx.Command($"""
+            SELECT id, serial_number, status FROM fleet.devices
+             WHERE {column} = $1 AND status <> 'DECOMMISSIONED'
+             ORDER BY id LIMIT {Named + 1}
+            """, id);
+        var devices = await Paging.ReadAllAsync(command, r => new BlockingDevice
+        {
+            Id = r.GetGuid(0),
+            Serial_number = r.GetString(1),
+            Status = WireNames.Parse<DeviceStatus>(r.GetString(2)),
+        }, cancellationToken).ConfigureAwait(false);
+        if (devices.Count == 0)
+        {
+            return;
+        }
+
+        var serials = string.Join(", ", devices.Take(Named).Select(d => d.Serial_number)) + (devices.Count > Named ? " and more" : "");
+        var problem = new ProblemException(ProblemTypes.Conflict,
+            $"The {what} still hosts devices that are not decommissioned ({serials}): move or decommission them first.");
+        problem.Extensions["blocking_devices"] = devices.Take(Named).ToList();
+        throw problem;
+    }
+}
+
+/// <summary>The Fleet events (payloads documented as FarmEvent, ZoneEvent and DeviceEvent in the spec), written to the outbox.</summary>
+internal static class FleetEvents
+{
+    public const int Version = 1;
+    public const string FarmCreated = "farm.created";
+    public const string FarmRenamed = "farm.renamed";
+    public const string FarmArchived = "farm.archived";
+    public const string ZoneCreated = "zone.created";
+    public const string ZoneTargetsSet = "zone.targets_set";
+    public const string ZoneArchived = "zone.archived";
+    public const string DeviceRegistered = "device.registered";
+    public const string DeviceActivated = "device.activated";
+    public const string DeviceFaultReported = "device.fault_reported";
+    public const string DeviceFaultCleared = "device.fault_cleared";
+    public const string DeviceMoved = "device.moved";
+    public const string DeviceWentOffline = "device.went_offline";
+    public const string DeviceDecommissioned = "device.decommissioned";
+    public const string DeviceCredentialRotated = "device.credential_rotated";
+
+    public static IReadOnlyList<string> All { get; } =
+    [
+        FarmCreated, FarmRenamed, FarmArchived, ZoneCreated, ZoneTargetsSet, ZoneArchived, DeviceRegistered, DeviceActivated,
+        DeviceFaultReported, DeviceFaultCleared, DeviceMoved, DeviceWentOffline, DeviceDecommissioned, DeviceCredentialRotated,
+    ];
+
+    public static Task<Guid> AppendAsync(MessageWriter messages, PostgresTransaction tx, string type, object payload, Guid tenantId, Guid aggregateId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(tx);
+        return messages.AppendEventAsync(tx.Connection, tx.Transaction, type, Version, payload, tenantId, aggregateId, cancellationToken);
+    }
+}
