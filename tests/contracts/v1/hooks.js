@@ -9,6 +9,7 @@ const { promisify } = require('node:util');
 const { install } = require('../lib/contract-hooks');
 const identity = require('./identity');
 const jobs = require('./jobs');
+const fleet = require('./fleet');
 
 const run = promisify(execFile);
 const env = process.env;
@@ -54,6 +55,6 @@ const plan = {
 
 install(hooks, {
   specPath: path.join(repo, '.openapi', 'api.yaml'),
-  plan: { ...plan, ...identity.plan, ...jobs.plan },
+  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });

@@ -84,7 +84,9 @@ CREATE TABLE fleet.devices (
     -- A fault exactly while FAULT; a decommissioning date exactly once DECOMMISSIONED.
     CHECK ((status = 'FAULT') = (fault_code IS NOT NULL AND fault_note IS NOT NULL AND fault_reported_at IS NOT NULL)),
     CHECK ((status = 'DECOMMISSIONED') = (decommissioned_at IS NOT NULL)),
-    CHECK (status = 'PROVISIONED' OR status = 'DECOMMISSIONED' OR activated_at IS NOT NULL)
+    CHECK (status = 'PROVISIONED' OR status = 'DECOMMISSIONED' OR activated_at IS NOT NULL),
+    -- (id, tenant_id) is what credentials reference: a credential is always of its device's tenant.
+    UNIQUE (id, tenant_id)
 );
 -- A serial number names one device at a time: it may be registered again once decommissioned.
 CREATE UNIQUE INDEX devices_live_serial ON fleet.devices (tenant_id, serial_number) WHERE status <> 'DECOMMISSIONED';
@@ -99,10 +101,11 @@ CREATE INDEX devices_active_silence ON fleet.devices (COALESCE(last_seen_at, act
 CREATE TABLE fleet.device_credentials (
     id          uuid        PRIMARY KEY,
     tenant_id   uuid        NOT NULL,
-    device_id   uuid        NOT NULL REFERENCES fleet.devices (id),
+    device_id   uuid        NOT NULL,
     secret_hash bytea       NOT NULL UNIQUE CHECK (length(secret_hash) = 32),
     issued_at   timestamptz NOT NULL,
     revoked_at  timestamptz,
+    FOREIGN KEY (device_id, tenant_id) REFERENCES fleet.devices (id, tenant_id),
     CHECK (revoked_at IS NULL OR revoked_at >= issued_at)
 );
 CREATE UNIQUE INDEX device_credentials_one_live ON fleet.device_credentials (device_id) WHERE revoked_at IS NULL;
