@@ -9134,7 +9134,7 @@ namespace Canopy.Client
     }
 
     /// <summary>
-    /// A closed range; `min` is not above `max` and both lie in the metric's physical range.
+    /// A closed range; `min` is not above `max` and both lie in the metric's physical range. Null means no target.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record MetricRange
@@ -9155,7 +9155,7 @@ namespace Canopy.Client
     }
 
     /// <summary>
-    /// At most one target range per metric; a metric left out has no target.
+    /// At most one target range per metric; a metric left out (or null) has no target.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record ZoneTargets

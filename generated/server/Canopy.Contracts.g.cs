@@ -1922,7 +1922,7 @@ namespace Canopy.Contracts
     }
 
     /// <summary>
-    /// A closed range; `min` is not above `max` and both lie in the metric's physical range.
+    /// A closed range; `min` is not above `max` and both lie in the metric's physical range. Null means no target.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record MetricRange
@@ -1943,7 +1943,7 @@ namespace Canopy.Contracts
     }
 
     /// <summary>
-    /// At most one target range per metric; a metric left out has no target.
+    /// At most one target range per metric; a metric left out (or null) has no target.
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record ZoneTargets

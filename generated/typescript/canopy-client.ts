@@ -4426,7 +4426,7 @@ export type ZoneKind = "greenhouse" | "field" | "nursery" | "storage";
 /** A quantity a device reports, with its physical range: temperature_c −40…85 °C, humidity_pct 0…100 %, soil_moisture_pct 0…100 %, co2_ppm 0…10,000 ppm, light_ppfd 0…3,000 µmol/m²/s, battery_v 0…15 V. */
 export type Metric = "temperature_c" | "humidity_pct" | "soil_moisture_pct" | "co2_ppm" | "light_ppfd" | "battery_v";
 
-/** A closed range; `min` is not above `max` and both lie in the metric's physical range. */
+/** A closed range; `min` is not above `max` and both lie in the metric's physical range. Null means no target. */
 export interface MetricRange {
     /** Lowest acceptable value. */
     min: number;
@@ -4434,14 +4434,14 @@ export interface MetricRange {
     max: number;
 }
 
-/** At most one target range per metric; a metric left out has no target. */
+/** At most one target range per metric; a metric left out (or null) has no target. */
 export interface ZoneTargets {
-    temperature_c?: MetricRange;
-    humidity_pct?: MetricRange;
-    soil_moisture_pct?: MetricRange;
-    co2_ppm?: MetricRange;
-    light_ppfd?: MetricRange;
-    battery_v?: MetricRange;
+    temperature_c?: MetricRange | null;
+    humidity_pct?: MetricRange | null;
+    soil_moisture_pct?: MetricRange | null;
+    co2_ppm?: MetricRange | null;
+    light_ppfd?: MetricRange | null;
+    battery_v?: MetricRange | null;
 }
 
 export interface Zone {

@@ -59,7 +59,7 @@ function common(route, example, { critical = false, tier = 'standard', viewerFor
     [`${route} 400`]: { provoke: async (t) => { await asOwner(t); to(t, example, 'not-a-uuid'); fresh(t); } },
     [`${route} 401`]: { provoke: fresh },
     ...(viewerForbidden ? { [`${route} 403`]: { provoke: async (t) => { await asViewer(t); fresh(t); } } } : {}),
-    [`${route} 404`]: { provoke: async (t) => { await asOwner(t); to(t, example, crypto.randomUUID()); fresh(t); } },
+    [`${route} 404`]: { provoke: async (t) => { await asOwner(t); path(t, t.fullPath.split('?')[0].replace(example, crypto.randomUUID())); fresh(t); } },
     [`${route} 429`]: limited(critical ? 'critical' : tier, true),
     [`${route} 500`]: { skip: noFault },
     [`${route} 503`]: unavailable,
