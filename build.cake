@@ -197,6 +197,32 @@ Task("Build")
     });
     Gate("TypeScript client compiles under tsc --strict", () =>
         Run("node", "node_modules/typescript/bin/tsc -p tools/typescript/tsconfig.json", "tsc --strict"));
+    // Generation is incremental: building again with nothing changed must not run NSwag.
+    Gate("a no-op build regenerates nothing", () =>
+    {
+        IEnumerable<string> output;
+        var exit = StartProcess("dotnet", new ProcessSettings
+        {
+            Arguments = $"build src/Canopy.Contracts/Canopy.Contracts.csproj -c {configuration} --no-restore -v n",
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+        }, out output);
+        var lines = output.ToList();
+        if (exit != 0)
+        {
+            throw new CakeException($"The second build of Canopy.Contracts failed (exit {exit}).");
+        }
+
+        if (lines.Any(l => l.Contains("Canopy: regenerating generated/", StringComparison.Ordinal)))
+        {
+            throw new CakeException("A build with nothing changed ran NSwag again: the generation target's Inputs/Outputs no longer hold.");
+        }
+
+        if (!lines.Any(l => l.Contains("Skipping target \"CanopyGenerateFromSpec\"", StringComparison.Ordinal)))
+        {
+            throw new CakeException("MSBuild did not report skipping CanopyGenerateFromSpec; the no-op check cannot tell whether generation is incremental.");
+        }
+    });
     if (DirectoryExists($"{root}/.git") || FileExists($"{root}/.git"))
     {
         Gate("the build left generated/ as committed", () =>
@@ -302,8 +328,12 @@ Task("Run")
     var port = Env("CANOPY_HTTP_PORT");
     var env = RunEnvironment();
     Information($"Canopy is starting on http://127.0.0.1:{port} (readiness: /health/ready, docs: /docs). Ctrl-C stops it.");
-    // The service runs from its build folder, which holds its appsettings*.json.
-    Run("dotnet", $"\"{apiDll}\" --urls http://127.0.0.1:{port}", "Canopy", env, System.IO.Path.GetDirectoryName(apiDll));
+    // The service runs from a copy of its build folder (appsettings*.json included), so a test
+    // command building meanwhile on the same machine never overwrites the files it runs from.
+    var runDir = $"{root}/artifacts/run";
+    CleanDirectory(runDir);
+    CopyDirectory(System.IO.Path.GetDirectoryName(apiDll), runDir);
+    Run("dotnet", $"\"{runDir}/Canopy.Api.dll\" --urls http://127.0.0.1:{port}", "Canopy", env, runDir);
 });
 
 Task("Migrate")

@@ -4,7 +4,7 @@ using Canopy.Platform.Problems;
 namespace Canopy.Platform.Data;
 
 /// <summary>Strong ETags derived from a row's <c>version</c>, and the If-Match rules of API-RULES.md.</summary>
-public static class EntityTag
+public static partial class EntityTag
 {
     public static string FromVersion(int version) => "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
 
@@ -26,7 +26,11 @@ public static class EntityTag
             return;
         }
 
-        throw new ProblemException(ProblemTypes.PreconditionFailed, $"If-Match was {ifMatch.Trim()} but the current ETag is {current}.");
+        // Only a tag of the form this service issues is echoed: the header is the caller's text.
+        var sent = ifMatch.Trim();
+        throw new ProblemException(ProblemTypes.PreconditionFailed, IssuedForm().IsMatch(sent)
+            ? $"If-Match was {sent} but the current ETag is {current}."
+            : $"If-Match does not carry the current ETag, which is {current}.");
     }
 
     /// <summary>Whether an If-None-Match header matches the current version (answer 304).</summary>
@@ -40,4 +44,7 @@ public static class EntityTag
         var current = FromVersion(currentVersion);
         return ifNoneMatch.Split(',', StringSplitOptions.TrimEntries).Any(t => t == "*" || t == current || t == "W/" + current);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^(W/)?\"[0-9]{1,10}\"$")]
+    private static partial System.Text.RegularExpressions.Regex IssuedForm();
 }

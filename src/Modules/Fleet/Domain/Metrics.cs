@@ -40,7 +40,7 @@ internal sealed class TimeZoneMustBeKnownRule(string timeZone) : IBusinessRule
 {
     public bool IsBroken() => !TimeZoneInfo.TryFindSystemTimeZoneById(timeZone, out var zone) || !zone.HasIanaId;
 
-    public string Message => $"'{timeZone}' is not an IANA time zone name (for example Europe/Amsterdam or America/Chicago).";
+    public string Message => "The time zone is not an IANA time zone name (for example Europe/Amsterdam or America/Chicago).";
 }
 
 /// <summary>A business rule: broken or not, and what to tell the caller when it is.</summary>

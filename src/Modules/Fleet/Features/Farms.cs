@@ -51,7 +51,7 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
         }
         catch (PostgresException ex) when (FleetDatabase.IsUniqueViolation(ex, NameConstraint))
         {
-            throw NameTaken(farm.Name);
+            throw NameTaken();
         }
 
         await FleetEvents.AppendAsync(messages, tx, FleetEvents.FarmCreated, farm.ToEvent(), actor.TenantId, farm.Id, cancellationToken).ConfigureAwait(false);
@@ -103,7 +103,7 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
         }
         catch (PostgresException ex) when (FleetDatabase.IsUniqueViolation(ex, NameConstraint))
         {
-            throw NameTaken(renamed.Name);
+            throw NameTaken();
         }
 
         await FleetEvents.AppendAsync(messages, tx, FleetEvents.FarmRenamed, renamed.ToEvent(), actor.TenantId, farmId, cancellationToken).ConfigureAwait(false);
@@ -151,6 +151,6 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? FarmRecord.Read(reader) : null;
     }
 
-    private static ProblemException NameTaken(string name) =>
-        FleetDatabase.NameTaken($"Your organisation already has a farm named '{name}'.");
+    private static ProblemException NameTaken() =>
+        FleetDatabase.NameTaken("Your organisation already has a farm with this name (names are compared ignoring case); choose another.");
 }

@@ -66,7 +66,7 @@ internal sealed class Zones(FleetDatabase database, MessageWriter messages, Curs
         }
         catch (PostgresException ex) when (FleetDatabase.IsUniqueViolation(ex, NameConstraint))
         {
-            throw FleetDatabase.NameTaken($"The farm already has a zone named '{zone.Name}'.");
+            throw FleetDatabase.NameTaken("The farm already has a zone with this name (names are compared ignoring case); choose another.");
         }
 
         await FleetEvents.AppendAsync(messages, tx, FleetEvents.ZoneCreated, zone.ToEvent(), actor.TenantId, zone.Id, cancellationToken).ConfigureAwait(false);
