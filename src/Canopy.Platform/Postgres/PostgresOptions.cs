@@ -37,5 +37,12 @@ public sealed class PostgresOptions
     [Range(1, 3600)]
     public int CommandTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Statements each connection prepares once it has seen them a few times (Npgsql automatic
+    /// preparation): PostgreSQL then skips parsing and planning them. 0 turns it off.
+    /// </summary>
+    [Range(0, 1000)]
+    public int MaxAutoPrepare { get; set; } = 64;
+
     public string ReplicaPoolName => PoolName + "_replica";
 }

@@ -50,6 +50,7 @@ public static partial class PostgresServiceCollectionExtensions
         builder.ConnectionStringBuilder.MaxPoolSize = options.MaxPoolSize;
         builder.ConnectionStringBuilder.Timeout = options.ConnectionTimeoutSeconds;
         builder.ConnectionStringBuilder.CommandTimeout = options.CommandTimeoutSeconds;
+        builder.ConnectionStringBuilder.MaxAutoPrepare = options.MaxAutoPrepare;
         builder.ConnectionStringBuilder.ApplicationName ??= applicationName;
         builder.UsePhysicalConnectionInitializer(UtcSessionGuard.Check, UtcSessionGuard.CheckAsync);
         builder.UseLoggerFactory(logging);

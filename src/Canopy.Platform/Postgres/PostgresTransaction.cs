@@ -50,6 +50,40 @@ public sealed class PostgresTransaction(NpgsqlConnection connection, NpgsqlTrans
         await Connection.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// One read for a tenant in one round trip: the tenant setting and the query travel in one
+    /// batch, which PostgreSQL runs as one implicit transaction (everything up to the protocol's
+    /// Sync), so the transaction-local tenant applies to the query and to nothing after it.
+    /// For hot single reads; anything that writes or reads twice uses <see cref="BeginAsync"/>.
+    /// </summary>
+    public static async Task<List<T>> ReadAsync<T>(
+        NpgsqlDataSource dataSource, Guid tenantId, string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params object?[] arguments)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        ArgumentNullException.ThrowIfNull(read);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        var tenant = new NpgsqlBatchCommand($"SELECT set_config('{TenantSession.Setting}', $1, true)");
+        tenant.Parameters.Add(new NpgsqlParameter { Value = tenantId.ToString() });
+        var query = new NpgsqlBatchCommand(sql);
+        foreach (var argument in arguments)
+        {
+            query.Parameters.Add(Argument(argument));
+        }
+
+        batch.BatchCommands.Add(tenant);
+        batch.BatchCommands.Add(query);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
     /// <summary>A positional argument: a ready parameter as it is, anything else as its value (null as SQL NULL).</summary>
     public static NpgsqlParameter Argument(object? value) => value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value };
 

@@ -54,6 +54,15 @@ internal static class PolicyBench
         Console.WriteLine($"bench: trivial authenticated POST: {plain.RequestsPerSecond:F0} req/s, p99 {plain.P99}");
         Console.WriteLine($"bench: the same with rate limit + Idempotency-Key: {policied.RequestsPerSecond:F0} req/s, p99 {policied.P99}");
         Console.WriteLine($"bench: the policy pipeline costs {cost.ToString("P0", CultureInfo.InvariantCulture)} of the trivial operation's throughput (target < 25 %)");
+
+        // Device by id (DESIGN.md target): JWT + rate limit + RLS + PostgreSQL, against a no-op GET in the same run.
+        var deviceId = await NewDeviceAsync(client, token);
+        var noop = await WrkAsync(port, "/bench/noop", token, idempotent: false, seconds, method: "GET");
+        var device = await WrkAsync(port, $"/api/v1/devices/{deviceId}", token, idempotent: false, seconds, method: "GET");
+        var ratio = device.RequestsPerSecond / noop.RequestsPerSecond;
+        Console.WriteLine($"bench: no-op GET: {noop.RequestsPerSecond:F0} req/s, p99 {noop.P99}");
+        Console.WriteLine($"bench: getDevice (JWT + rate limit + RLS + PostgreSQL): {device.RequestsPerSecond:F0} req/s, p99 {device.P99}");
+        Console.WriteLine($"bench: getDevice runs at {ratio.ToString("P0", CultureInfo.InvariantCulture)} of the no-op GET (target >= 40 %, p99 <= 50 ms)");
         return 0;
     }
 
@@ -69,7 +78,25 @@ internal static class PolicyBench
         Password = Env(password),
     }.ConnectionString;
 
-    private static async Task<(double RequestsPerSecond, string P99)> WrkAsync(int port, string path, string token, bool idempotent, string seconds)
+    /// <summary>A farm, a zone and a registered device of the bench organisation, made through the API.</summary>
+    private static async Task<Guid> NewDeviceAsync(HttpClient client, string token)
+    {
+        async Task<JsonElement> PostAsync(string path, object body)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            request.Headers.Add("Idempotency-Key", Guid.NewGuid().ToString());
+            using var response = await client.SendAsync(request);
+            return await response.EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>();
+        }
+
+        var farm = await PostAsync("/api/v1/farms", new { name = $"Bench {Guid.NewGuid():N}"[..20], latitude = 52.1, longitude = 5.1, time_zone = "Europe/Amsterdam" });
+        var zone = await PostAsync($"/api/v1/farms/{farm.GetProperty("id").GetGuid()}/zones", new { name = "Bench house", kind = "greenhouse" });
+        var device = await PostAsync("/api/v1/devices", new { serial_number = $"BENCH-{Guid.NewGuid():N}"[..20], model = "sensirion-scd41", zone_id = zone.GetProperty("id").GetGuid() });
+        return device.GetProperty("device").GetProperty("id").GetGuid();
+    }
+
+    private static async Task<(double RequestsPerSecond, string P99)> WrkAsync(int port, string path, string token, bool idempotent, string seconds, string method = "POST")
     {
         // A fresh Idempotency-Key per request: each is a first request, the expensive case.
         var script = Path.Combine(Path.GetTempPath(), $"canopy-bench-{Guid.NewGuid():N}.lua");
@@ -89,7 +116,7 @@ internal static class PolicyBench
               counter = counter + 1
               local headers = { ["Authorization"] = "Bearer {{token}}", ["Content-Type"] = "application/json" }
               {{key}}
-              return wrk.format("POST", "{{path}}", headers, "{}")
+              return wrk.format("{{method}}", "{{path}}", headers, {{(method == "GET" ? "nil" : "\"{}\"")}})
             end
             """);
         var start = new ProcessStartInfo("wrk", $"-t2 -c64 -d{seconds}s --latency -s {script} http://127.0.0.1:{port}") { RedirectStandardOutput = true };
@@ -117,6 +144,10 @@ internal sealed class BenchHost(IReadOnlyDictionary<string, string?> settings) :
             post:
               operationId: benchPlain
               x-roles: any
+          /bench/noop:
+            get:
+              operationId: benchNoop
+              x-roles: public
           /bench/policied:
             post:
               operationId: benchPolicied
@@ -151,6 +182,9 @@ public sealed class BenchController : ControllerBase
 {
     [HttpPost("plain", Name = "benchPlain")]
     public IActionResult Plain() => Ok(new { ok = true });
+
+    [HttpGet("noop", Name = "benchNoop")]
+    public IActionResult Noop() => Ok(new { ok = true });
 
     [HttpPost("policied", Name = "benchPolicied")]
     public IActionResult Policied() => Ok(new { ok = true });

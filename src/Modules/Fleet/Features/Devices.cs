@@ -147,10 +147,11 @@ internal sealed class Devices(FleetDatabase database, MessageWriter messages, Cu
         return new DevicePage { Data = page.Select(d => d.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 
+    /// <summary>The hot read (DESIGN.md's "device by id"): one round trip.</summary>
     public async Task<DeviceRecord> GetAsync(Guid tenantId, Guid deviceId, CancellationToken cancellationToken)
     {
-        await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
-        return await FindAsync(tx, deviceId, locking: false, cancellationToken).ConfigureAwait(false) ?? throw FleetDatabase.NotFound("device");
+        var found = await database.ReadOnceAsync(tenantId, $"SELECT {DeviceRecord.Columns} FROM fleet.devices WHERE id = $1", r => DeviceRecord.Read(r), cancellationToken, deviceId).ConfigureAwait(false);
+        return found.Count == 1 ? found[0] : throw FleetDatabase.NotFound("device");
     }
 
     public Task<DeviceRecord> ActivateAsync(Actor actor, Guid deviceId, string? ifMatch, CancellationToken cancellationToken) =>

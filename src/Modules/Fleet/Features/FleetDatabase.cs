@@ -17,6 +17,10 @@ internal sealed class FleetDatabase(PostgresDataSources dataSources, Idempotency
     public Task<PostgresTransaction> ReadAsync(Guid tenantId, CancellationToken cancellationToken) =>
         PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken);
 
+    /// <summary>One query for the tenant in one round trip (see <see cref="PostgresTransaction.ReadAsync{T}"/>).</summary>
+    public Task<List<T>> ReadOnceAsync<T>(Guid tenantId, string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params object?[] arguments) =>
+        PostgresTransaction.ReadAsync(dataSources.Primary, tenantId, sql, read, cancellationToken, arguments);
+
     /// <summary>
     /// A change: on the primary, with the request's idempotency key claimed first, so a key that
     /// already took effect stops here, before any effect or integrity check.
