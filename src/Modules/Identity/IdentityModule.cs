@@ -47,10 +47,13 @@ public static partial class IdentityModule
         services.AddHostedService<KeyCheck>();
 
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
-        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<AccessTokens>((bearer, tokens) =>
+        services.AddSingleton<ValidatedTokenCache>();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<AccessTokens, ValidatedTokenCache>((bearer, tokens, cache) =>
         {
             bearer.MapInboundClaims = false;
             bearer.UseSecurityTokenValidators = false;
+            bearer.TokenHandlers.Clear();
+            bearer.TokenHandlers.Add(cache);
             bearer.TokenValidationParameters = tokens.ValidationParameters();
             bearer.Events = new JwtBearerEvents
             {
