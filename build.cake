@@ -68,6 +68,9 @@ void Gate(string name, Action action)
 
 void Node(string script, string what, IDictionary<string, string> env = null) => Run("node", script, what, env);
 
+// The spec's info.version: it versions the API, the SDK packages and the published snapshots.
+string SpecVersion() => Regex.Match(System.IO.File.ReadAllText($"{root}/.openapi/api.yaml"), @"(?m)^  version:\s*(\S+)").Groups[1].Value;
+
 // The file to which the service appends each answer its spec does not document (Conformance).
 string ConformanceReport(string run)
 {
@@ -137,8 +140,84 @@ void DotNetTests(string project, string name, string filter = null, IDictionary<
     }
 }
 
+// The bill of materials: what this run was built from and with, and which checks failed.
+void WriteBillOfMaterials()
+{
+    string Output(string tool, string arguments)
+    {
+        try
+        {
+            IEnumerable<string> lines;
+            return StartProcess(tool, new ProcessSettings { Arguments = arguments, WorkingDirectory = root, RedirectStandardOutput = true }, out lines) == 0
+                ? string.Join(" ", lines).Trim()
+                : null;
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    var nuget = new SortedDictionary<string, (string Version, string Kind)>(StringComparer.OrdinalIgnoreCase);
+    foreach (var lockFile in GetFiles($"{root}/**/packages.lock.json").Where(f => !f.FullPath.Contains("/node_modules/") && !f.FullPath.Contains("/artifacts/")))
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText(lockFile.FullPath));
+        foreach (var framework in document.RootElement.GetProperty("dependencies").EnumerateObject())
+        foreach (var package in framework.Value.EnumerateObject())
+        {
+            var kind = package.Value.GetProperty("type").GetString();
+            if (kind == "Project") continue;
+            var resolved = package.Value.TryGetProperty("resolved", out var r) ? r.GetString() : null;
+            if (resolved is not null && (!nuget.TryGetValue(package.Name, out var known) || known.Kind != "Direct"))
+            {
+                nuget[package.Name] = (resolved, kind);
+            }
+        }
+    }
+
+    var npm = new SortedDictionary<string, string>(StringComparer.Ordinal);
+    using (var npmLock = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText($"{root}/package-lock.json")))
+    {
+        foreach (var package in npmLock.RootElement.GetProperty("packages").EnumerateObject().Where(p => p.Name.Length > 0))
+        {
+            var name = package.Name[(package.Name.LastIndexOf("node_modules/", StringComparison.Ordinal) + "node_modules/".Length)..];
+            if (package.Value.TryGetProperty("version", out var v)) npm[$"{name}@{v.GetString()}"] = v.GetString();
+        }
+    }
+
+    using var tools = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText($"{root}/.config/dotnet-tools.json"));
+    var bom = new Dictionary<string, object>
+    {
+        ["api_version"] = SpecVersion(),
+        ["git_revision"] = Output("git", "rev-parse HEAD"),
+        ["git_dirty"] = !string.IsNullOrEmpty(Output("git", "status --porcelain")),
+        ["configuration"] = configuration,
+        ["target"] = target,
+        ["dotnet_sdk"] = Output("dotnet", "--version"),
+        ["node"] = Output("node", "--version"),
+        ["npm"] = Output("npm", "--version"),
+        ["dotnet_tools"] = tools.RootElement.GetProperty("tools").EnumerateObject().ToDictionary(t => t.Name, t => t.Value.GetProperty("version").GetString()),
+        ["nuget_packages"] = nuget.Select(p => new Dictionary<string, string> { ["name"] = p.Key, ["version"] = p.Value.Version, ["kind"] = p.Value.Kind.ToLowerInvariant() }).ToList(),
+        ["npm_packages"] = npm.Select(p => new Dictionary<string, string> { ["name"] = p.Key[..p.Key.LastIndexOf('@')], ["version"] = p.Value }).ToList(),
+        ["failed_checks"] = gateLog.Where(l => l.StartsWith("FAIL", StringComparison.Ordinal)).Select(l => l[4..].Trim()).ToList(),
+    };
+    System.IO.Directory.CreateDirectory(artifacts);
+    System.IO.File.WriteAllText($"{artifacts}/bom.json", System.Text.Json.JsonSerializer.Serialize(bom, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    Information($"Bill of materials: {artifacts}/bom.json ({nuget.Count} NuGet and {npm.Count} npm packages).");
+}
+
 Teardown(_ =>
 {
+    try
+    {
+        WriteBillOfMaterials();
+    }
+    catch (Exception ex)
+    {
+        failed++;
+        gateLog.Add($"FAIL  bill of materials: {ex.Message}");
+    }
+
     Information("");
     Information("Gates and tests:");
     foreach (var entry in gateLog) Information($"  {entry}");
@@ -251,6 +330,7 @@ Task("UnitTests")
     DotNetTests("tests/Canopy.Platform.Tests/Canopy.Platform.Tests.csproj", "unit-tests");
     DotNetTests("tests/Canopy.Identity.Tests/Canopy.Identity.Tests.csproj", "identity-unit-tests");
     DotNetTests("tests/Canopy.Fleet.Tests/Canopy.Fleet.Tests.csproj", "fleet-unit-tests");
+    DotNetTests("tests/Canopy.BreakingChanges.Tests/Canopy.BreakingChanges.Tests.csproj", "breaking-change-rules");
 });
 
 Task("IntegrationTests")
@@ -309,7 +389,7 @@ Task("Pack")
             NoRestore = true,
             OutputDirectory = output,
         });
-        var specVersion = Regex.Match(System.IO.File.ReadAllText($"{root}/.openapi/api.yaml"), @"(?m)^  version:\s*(\S+)").Groups[1].Value;
+        var specVersion = SpecVersion();
         var expected = $"{output}/Canopy.Client.{specVersion}.nupkg";
         if (!FileExists(expected))
         {
@@ -354,6 +434,43 @@ Task("Bench")
         workingDirectory: $"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0");
 });
 
+var breakingTool = $"{root}/tools/breaking/bin/{configuration}/net10.0/Canopy.BreakingChanges.dll";
+
+Task("BreakingChanges")
+    .Description("The spec breaks no published version (.openapi/published/v<N>.yaml); a report names each break, its callers and what to do instead.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    Gate("no breaking change to a published API version", () =>
+        Run("dotnet", $"\"{breakingTool}\" --repo \"{root}\" --report \"{artifacts}/breaking-changes.json\"", "Breaking-change detector"));
+    Gate("breaking-change gate self-test", () =>
+        Run("dotnet", $"\"{breakingTool}\" --repo \"{root}\" --selftest", "Breaking-change self-test"));
+});
+
+Task("Publish")
+    .Description("Publish the spec's version: snapshot it under .openapi/published/v<major>.yaml and tag it api-v<version> (once per version); the bill of materials is written by every run.")
+    .IsDependentOn("BreakingChanges")
+    .Does(() =>
+{
+    var spec = System.IO.File.ReadAllText($"{root}/.openapi/api.yaml");
+    var version = SpecVersion();
+    var snapshot = $"{root}/.openapi/published/v{version.Split('.')[0]}.yaml";
+    var published = System.IO.File.Exists(snapshot) ? Regex.Match(System.IO.File.ReadAllText(snapshot), @"(?m)^  version:\s*(\S+)").Groups[1].Value : null;
+    if (published == version)
+    {
+        Information($"API {version} is already published ({System.IO.Path.GetFileName(snapshot)}); nothing to publish.");
+        return;
+    }
+
+    System.IO.Directory.CreateDirectory(System.IO.Path.GetDirectoryName(snapshot));
+    System.IO.File.WriteAllText(snapshot, spec);
+    Information($"Published API {version} as {snapshot}{(published is null ? "" : $" (was {published})")}; commit it.");
+    if (DirectoryExists($"{root}/.git"))
+    {
+        Run("git", $"tag -a api-v{version} -m \"Canopy API {version}\"", "git tag");
+    }
+});
+
 Task("Test")
     .Description("Every test and gate, in order: the README's test command and what CI runs.")
     .IsDependentOn("Bootstrap")
@@ -364,6 +481,8 @@ Task("Test")
     .IsDependentOn("IntegrationTests")
     .IsDependentOn("Contract")
     .IsDependentOn("Observability")
-    .IsDependentOn("Pack");
+    .IsDependentOn("Pack")
+    .IsDependentOn("BreakingChanges")
+    .IsDependentOn("Publish");
 
 RunTarget(target);

@@ -350,6 +350,12 @@ export class IdentityClient implements IIdentityClient {
             result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
             });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
             let result415: any = null;
@@ -427,6 +433,12 @@ export class IdentityClient implements IIdentityClient {
             let result401: any = null;
             result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -506,6 +518,12 @@ export class IdentityClient implements IIdentityClient {
             result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
             });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
             let result415: any = null;
@@ -580,6 +598,12 @@ export class IdentityClient implements IIdentityClient {
             let result401: any = null;
             result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -1008,6 +1032,12 @@ export class IdentityClient implements IIdentityClient {
             result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
             });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
             let result415: any = null;
@@ -1101,6 +1131,12 @@ export class IdentityClient implements IIdentityClient {
             let result410: any = null;
             result410 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("What the request refers to existed but can no longer be used (spent or expired).", status, _responseText, _headers, result410);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -1203,6 +1239,12 @@ export class IdentityClient implements IIdentityClient {
             let result409: any = null;
             result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -1675,6 +1717,12 @@ export class FleetClient implements IFleetClient {
             result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
             });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
             let result415: any = null;
@@ -1958,6 +2006,12 @@ export class FleetClient implements IFleetClient {
             result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
             });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
             let result415: any = null;
@@ -2176,6 +2230,12 @@ export class FleetClient implements IFleetClient {
             let result409: any = null;
             result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -2464,6 +2524,12 @@ export class FleetClient implements IFleetClient {
             let result412: any = null;
             result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -2757,6 +2823,12 @@ export class FleetClient implements IFleetClient {
             let result409: any = null;
             result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
@@ -3162,6 +3234,12 @@ export class FleetClient implements IFleetClient {
             result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
             });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
         } else if (status === 415) {
             return response.text().then((_responseText) => {
             let result415: any = null;
@@ -3389,6 +3467,12 @@ export class FleetClient implements IFleetClient {
             let result412: any = null;
             result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
             return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
             });
         } else if (status === 415) {
             return response.text().then((_responseText) => {

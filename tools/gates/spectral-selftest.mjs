@@ -97,6 +97,7 @@ function withSampleApi(spec) {
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Sample' }, example: sample } },
         },
         ...problemRefs,
+        '413': { $ref: '#/components/responses/PayloadTooLarge' },
       },
     },
   };
@@ -120,6 +121,7 @@ const cases = [
   ['canopy-problem-json-errors', (s) => { list(s).responses['400'] = { description: 'Bad.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' }, example: base.components.responses.BadRequest.content['application/problem+json'].example } } }; }],
   ['canopy-problem-json-errors', (s) => { s.paths['/health/ready'].get.responses['500'] = { description: 'Bad.', content: { 'application/json': { schema: { type: 'string' }, example: 'boom' } } }; }],
   ['canopy-request-example', (s) => delete create(s).requestBody.content['application/json'].example],
+  ['canopy-body-too-large', (s) => delete create(s).responses['413']],
   ['canopy-response-example', (s) => delete list(s).responses['200'].content['application/json'].example],
   ['oas3-valid-media-example', (s) => { list(s).responses['200'].content['application/json'].example = { data: 'not an array', next_cursor: null, has_more: false }; }],
   ['canopy-security-declared', (s) => delete list(s).security],

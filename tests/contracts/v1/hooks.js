@@ -53,8 +53,24 @@ const plan = {
   },
 };
 
+// Every operation with a body refuses one above its limit (1 MiB) before reading it: 413.
+const specPath = path.join(repo, '.openapi', 'api.yaml');
+const tooLarge = {};
+for (const [route, item] of Object.entries(require('js-yaml').load(require('node:fs').readFileSync(specPath, 'utf8')).paths)) {
+  for (const [method, operation] of Object.entries(item)) {
+    if (!operation.requestBody) continue;
+    tooLarge[`${method.toUpperCase()} ${route} 413`] = {
+      provoke: async (t) => {
+        if ((operation.security || [{}]).length > 0) identity.bearer(t, (await identity.setup(t)).owner.access);
+        t.request.body = JSON.stringify({ filler: 'x'.repeat(1_100_000) });
+        t.request.headers['Content-Type'] = 'application/json';
+      },
+    };
+  }
+}
+
 install(hooks, {
-  specPath: path.join(repo, '.openapi', 'api.yaml'),
-  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan },
+  specPath,
+  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...tooLarge },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });
