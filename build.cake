@@ -251,6 +251,8 @@ Task("Lint")
     Gate("spectral lint of .openapi/api.yaml", () =>
         Run("npx", "--no-install spectral lint --ruleset spectral.yaml --fail-severity=warn .openapi/api.yaml", "Spectral lint"));
     Gate("spectral rules self-test", () => Node("tools/gates/spectral-selftest.mjs", "Spectral rule self-test"));
+    Gate("contract tests of deprecated versions are frozen", () => Node("tools/gates/contract-freeze.mjs", "Contract freeze"));
+    Gate("contract freeze self-test", () => Node("tools/gates/contract-freeze.mjs --selftest", "Contract freeze self-test"));
 });
 
 Task("Generate")
