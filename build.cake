@@ -88,21 +88,29 @@ void RequireConformance(string run, string path) => Gate($"every answer document
     throw new CakeException($"{lines.Length} answer(s) of {run} are not documented in .openapi/api.yaml (see {path}).");
 });
 
-void DotNetTests(string project, string name, string filter = null, IDictionary<string, string> env = null)
+// Line coverage of the modules (their domain and feature code is what the Coverage gate measures).
+const string CoveredAssemblies = "[Canopy.Fleet]*,[Canopy.Identity]*";
+
+void DotNetTests(string project, string name, string filter = null, IDictionary<string, string> env = null, bool coverage = false)
 {
     var results = $"{artifacts}/test-results";
     var trx = $"{name}.trx";
     var trxPath = $"{results}/{trx}";
     if (FileExists(trxPath)) DeleteFile(trxPath);
+    var coverageDir = $"{artifacts}/coverage-raw/{name}";
+    if (DirectoryExists(coverageDir)) DeleteDirectory(coverageDir, new DeleteDirectorySettings { Recursive = true, Force = true });
     var settings = new DotNetTestSettings
     {
         Configuration = configuration,
         NoBuild = true,
         NoRestore = true,
-        ResultsDirectory = results,
-        Loggers = new[] { $"trx;LogFileName={trx}", "console;verbosity=minimal" },
+        ResultsDirectory = coverage ? coverageDir : results,
+        Loggers = new[] { $"trx;LogFileName={trxPath}", "console;verbosity=minimal" },
         Filter = filter,
         EnvironmentVariables = env ?? new Dictionary<string, string>(),
+        ArgumentCustomization = coverage
+            ? args => args.Append("--collect:\"XPlat Code Coverage\"").Append("--").Append($"DataCollectionRunSettings.DataCollectors.DataCollector.Configuration.Include=\"{CoveredAssemblies}\"")
+            : null,
     };
     try
     {
@@ -330,8 +338,8 @@ Task("UnitTests")
     .Does(() =>
 {
     DotNetTests("tests/Canopy.Platform.Tests/Canopy.Platform.Tests.csproj", "unit-tests");
-    DotNetTests("tests/Canopy.Identity.Tests/Canopy.Identity.Tests.csproj", "identity-unit-tests");
-    DotNetTests("tests/Canopy.Fleet.Tests/Canopy.Fleet.Tests.csproj", "fleet-unit-tests");
+    DotNetTests("tests/Canopy.Identity.Tests/Canopy.Identity.Tests.csproj", "identity-unit-tests", coverage: true);
+    DotNetTests("tests/Canopy.Fleet.Tests/Canopy.Fleet.Tests.csproj", "fleet-unit-tests", coverage: true);
     DotNetTests("tests/Canopy.BreakingChanges.Tests/Canopy.BreakingChanges.Tests.csproj", "breaking-change-rules");
 });
 
@@ -344,7 +352,7 @@ Task("IntegrationTests")
     try
     {
         DotNetTests("tests/Canopy.Api.Tests/Canopy.Api.Tests.csproj", "integration-tests",
-            env: new Dictionary<string, string> { ["Conformance__ReportPath"] = report });
+            env: new Dictionary<string, string> { ["Conformance__ReportPath"] = report }, coverage: true);
     }
     finally
     {
@@ -436,6 +444,37 @@ Task("Bench")
         workingDirectory: $"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0");
 });
 
+Task("Sdk")
+    .Description("SDK consumers: a C# program on the packed Canopy.Client (local feed) and a node program on the TypeScript client run a real flow against the service.")
+    .IsDependentOn("Pack")
+    .Does(() =>
+{
+    Gate("SDK consumers (C# package, TypeScript client) run against the service", () =>
+        Node($"tools/gates/sdk.mjs --dll \"{apiDll}\" --version {SpecVersion()}", "SDK consumers"));
+});
+
+Task("Coverage")
+    .Description("At least 80 % line coverage of the modules' domain and feature code, from the unit and integration tests; the HTML report is in artifacts/coverage/.")
+    .IsDependentOn("UnitTests")
+    .IsDependentOn("IntegrationTests")
+    .Does(() =>
+{
+    Gate("line coverage of the modules' domain and feature code is at least 80 %", () =>
+    {
+        var report = $"{artifacts}/coverage";
+        CleanDirectory(report);
+        Run("dotnet", $"reportgenerator \"-reports:{artifacts}/coverage-raw/**/coverage.cobertura.xml\" \"-targetdir:{report}\" -reporttypes:Html;JsonSummary;TextSummary "
+            + "\"-classfilters:+Canopy.Fleet.Domain.*;+Canopy.Fleet.Features.*;+Canopy.Identity.Domain.*;+Canopy.Identity.Features.*\"", "Coverage report");
+        using var summary = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText($"{report}/Summary.json"));
+        var lines = summary.RootElement.GetProperty("summary").GetProperty("linecoverage").GetDouble();
+        Information($"Line coverage of the modules' domain and feature code: {lines:F1} % (report: {report}/index.html)");
+        if (lines < 80)
+        {
+            throw new CakeException($"Line coverage of the modules' domain and feature code is {lines:F1} %, below 80 %: see {report}/index.html.");
+        }
+    });
+});
+
 var breakingTool = $"{root}/tools/breaking/bin/{configuration}/net10.0/Canopy.BreakingChanges.dll";
 
 Task("BreakingChanges")
@@ -484,6 +523,8 @@ Task("Test")
     .IsDependentOn("Contract")
     .IsDependentOn("Observability")
     .IsDependentOn("Pack")
+    .IsDependentOn("Sdk")
+    .IsDependentOn("Coverage")
     .IsDependentOn("BreakingChanges")
     .IsDependentOn("Publish");
 

@@ -6,8 +6,8 @@
 //                                               on exactly the transactions it breaks)
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { required, serviceEnvironment, requireFreePort, startService, watch, waitReady } from './service.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -17,14 +17,6 @@ const option = (name, fallback) => {
 const selftest = args.includes('--selftest');
 const version = option('--version', 'v1');
 const root = process.cwd();
-const env = process.env;
-const required = (name) => env[name] || (() => { throw new Error(`${name} is not set: run through ./build.sh`); })();
-
-// Npgsql connection-string values, quoted so a password may hold ';' or '='.
-const quote = (v) => `'${v.replace(/'/g, "''")}'`;
-const postgres = (user, password) =>
-  `Host=127.0.0.1;Port=${required('CANOPY_PG_PORT')};Database=${quote(required('CANOPY_PG_TEST_DATABASE'))};Username=${quote(required(user))};Password=${quote(required(password))}`;
-
 const port = Number(selftest ? Number(required('CANOPY_TEST_HTTP_PORT')) + 1 : required('CANOPY_TEST_HTTP_PORT'));
 const baseUrl = `http://127.0.0.1:${port}`;
 const outDir = join(root, 'artifacts', 'contracts');
@@ -32,62 +24,29 @@ mkdirSync(outDir, { recursive: true });
 const label = selftest ? `${version}-selftest` : version;
 const scrapeToken = `contract-${process.pid}-${Date.now()}`;
 
-const serviceEnv = {
-  ...env,
-  ASPNETCORE_ENVIRONMENT: 'Test',
-  ConnectionStrings__Postgres: postgres('CANOPY_PG_APP_USER', 'CANOPY_PG_APP_PASSWORD'),
-  ConnectionStrings__PostgresOwner: postgres('CANOPY_PG_OWNER_USER', 'CANOPY_PG_OWNER_PASSWORD'),
-  ConnectionStrings__Redis: `127.0.0.1:${required('CANOPY_REDIS_TEST_PORT')},password=${required('CANOPY_REDIS_PASSWORD')}`,
+const serviceEnv = serviceEnvironment({
   // TEST-NET-1 (RFC 5737): no local caller is in it, so /metrics admits only the token.
   Metrics__AllowedNetworks: '192.0.2.0/24',
   Metrics__ScrapeToken: scrapeToken,
   CANOPY_CONTRACT_SCRAPE_TOKEN: scrapeToken,
   CANOPY_CONTRACT_REDIS_PORT: required('CANOPY_REDIS_TEST_PORT'),
   CANOPY_CONTRACT_SUMMARY: join(outDir, `${label}-summary.json`),
-};
+});
 
-// A service left over from an earlier run would answer in place of the one under test.
-async function portIsFree() {
-  try {
-    await fetch(`${baseUrl}/health/live`, { signal: AbortSignal.timeout(1000) });
-    return false;
-  } catch {
-    return true;
-  }
-}
-if (!(await portIsFree())) {
-  console.error(`contract gate: something already answers on ${baseUrl}; stop it (or set CANOPY_TEST_HTTP_PORT) and run again.`);
+try {
+  await requireFreePort(baseUrl);
+} catch (err) {
+  console.error(`contract gate: ${err.message}`);
   process.exit(1);
 }
 
-let service;
-if (selftest) {
-  service = spawn(process.execPath, [join(root, 'tests', 'contracts', 'selftest', 'broken-service.mjs'), String(port)], { env: serviceEnv, stdio: 'inherit' });
-} else {
-  const dll = option('--dll') && resolve(option('--dll'));
-  if (!dll || !existsSync(dll)) throw new Error(`--dll ${dll} does not exist: build first (./build.sh --target=Build)`);
-  // From its build folder, which holds its appsettings*.json (the content root is the working directory).
-  service = spawn('dotnet', [dll, '--urls', baseUrl], { cwd: dirname(dll), env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-const stop = () => { if (service.exitCode === null && service.signalCode === null) service.kill('SIGTERM'); };
-process.on('exit', stop);
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { stop(); process.exit(130); });
+const service = selftest
+  ? watch(spawn(process.execPath, [join(root, 'tests', 'contracts', 'selftest', 'broken-service.mjs'), String(port)], { env: serviceEnv, stdio: 'inherit' }))
+  : startService(option('--dll'), baseUrl, serviceEnv);
+const stop = service.stop;
 
 // Ready, not only alive: the first readiness transaction must not meet a cold pool.
-async function waitReady() {
-  const deadline = Date.now() + 60_000;
-  const path = selftest ? '/health/live' : '/health/ready';
-  while (Date.now() < deadline) {
-    if (service.exitCode !== null) throw new Error(`the service exited with ${service.exitCode} before it was ready`);
-    try {
-      const res = await fetch(`${baseUrl}${path}`);
-      if (res.ok) return;
-    } catch { /* not listening yet */ }
-    await sleep(200);
-  }
-  throw new Error(`the service did not answer ${baseUrl}${path} with 200 within 60 s`);
-}
+const ready = () => waitReady(service, `${baseUrl}${selftest ? '/health/live' : '/health/ready'}`);
 
 function runDredd() {
   const report = join(outDir, `${label}.xml`);
@@ -113,9 +72,9 @@ function runDredd() {
 }
 
 try {
-  await waitReady();
+  await ready();
   const { code, report } = await runDredd();
-  if (service.exitCode !== null) throw new Error(`the service exited with ${service.exitCode} during the run`);
+  if (service.process.exitCode !== null) throw new Error(`the service exited with ${service.process.exitCode} during the run`);
   if (!selftest) {
     // The exposition after real traffic, for the observability gate (promtool, alert metrics).
     const scraped = await fetch(`${baseUrl}/metrics`, { headers: { Authorization: `Bearer ${scrapeToken}` } });

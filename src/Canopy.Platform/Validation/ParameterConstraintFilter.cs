@@ -52,7 +52,8 @@ public sealed class ParameterConstraintFilter(OperationCatalog catalog) : IAsync
             var raw = parameter.In switch
             {
                 "query" => http.Request.Query.TryGetValue(parameter.Name, out var q) ? q.ToString() : null,
-                "header" => http.Request.Headers.TryGetValue(parameter.Name, out var h) ? h.ToString() : null,
+                // An empty header is one not sent: generated clients send "" for an optional header left out.
+                "header" => http.Request.Headers.TryGetValue(parameter.Name, out var h) && h.ToString() is { Length: > 0 } value ? value : null,
                 "path" => http.GetRouteValue(parameter.Name)?.ToString(),
                 _ => null,
             };

@@ -1,5 +1,6 @@
 using Canopy.Platform.Spec;
 using Canopy.Platform.Validation;
+using Microsoft.AspNetCore.Http;
 
 namespace Canopy.Platform.Tests.Validation;
 
@@ -40,5 +41,21 @@ public sealed class ParameterConstraintTests
     public void Given_a_required_enum_Then_only_listed_values_pass(string? raw, bool valid)
     {
         Assert.Equal(valid, ParameterConstraintFilter.Violation(Period, raw) is null);
+    }
+
+    [Theory]
+    [InlineData("", false, 0)]
+    [InlineData("", true, 1)]
+    [InlineData("0193a0c4-8a1e-7c4e-9a55-2b8f0f7c1d42", true, 0)]
+    public void Given_an_empty_header_Then_it_counts_as_not_sent(string value, bool required, int violations)
+    {
+        // Generated clients send "" for an optional header left out (the TypeScript client does).
+        var key = new ParameterSpec("Idempotency-Key", "header", required, "string", null, null, 1, 257, null, null);
+        var http = new DefaultHttpContext();
+        http.Request.Headers["Idempotency-Key"] = value;
+
+        var errors = ParameterConstraintFilter.Check(new OperationSpec("renameFarm", "POST", "/api/v1/farms/{farm_id}/rename", [key], new Dictionary<string, string>()), http);
+
+        Assert.Equal(violations, errors.Count);
     }
 }

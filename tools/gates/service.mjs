@@ -1,0 +1,66 @@
+// Starts the built service for a gate (contract tests, SDK consumers) against the test
+// PostgreSQL and Redis on a port of its own, and waits until it is ready.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const env = process.env;
+export const required = (name) => env[name] || (() => { throw new Error(`${name} is not set: run through ./build.sh`); })();
+
+// Npgsql connection-string values, quoted so a password may hold ';' or '='.
+const quote = (v) => `'${v.replace(/'/g, "''")}'`;
+const postgres = (user, password) =>
+  `Host=127.0.0.1;Port=${required('CANOPY_PG_PORT')};Database=${quote(required('CANOPY_PG_TEST_DATABASE'))};Username=${quote(required(user))};Password=${quote(required(password))}`;
+
+/** The environment of a service under test: the test database and Redis, the Test settings. */
+export function serviceEnvironment(extra = {}) {
+  return {
+    ...env,
+    ASPNETCORE_ENVIRONMENT: 'Test',
+    ConnectionStrings__Postgres: postgres('CANOPY_PG_APP_USER', 'CANOPY_PG_APP_PASSWORD'),
+    ConnectionStrings__PostgresOwner: postgres('CANOPY_PG_OWNER_USER', 'CANOPY_PG_OWNER_PASSWORD'),
+    ConnectionStrings__Redis: `127.0.0.1:${required('CANOPY_REDIS_TEST_PORT')},password=${required('CANOPY_REDIS_PASSWORD')}`,
+    ...extra,
+  };
+}
+
+/** Fails when something already answers on the port: it would answer in place of the service under test. */
+export async function requireFreePort(baseUrl) {
+  try {
+    await fetch(`${baseUrl}/health/live`, { signal: AbortSignal.timeout(1000) });
+  } catch {
+    return;
+  }
+  throw new Error(`something already answers on ${baseUrl}; stop it (or set CANOPY_TEST_HTTP_PORT) and run again`);
+}
+
+/** Starts the service from its build folder (which holds its appsettings*.json); stopped when this process exits. */
+export function startService(dllPath, baseUrl, serviceEnv) {
+  const dll = dllPath && resolve(dllPath);
+  if (!dll || !existsSync(dll)) throw new Error(`--dll ${dll} does not exist: build first (./build.sh --target=Build)`);
+  const service = spawn('dotnet', [dll, '--urls', baseUrl], { cwd: dirname(dll), env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  return watch(service);
+}
+
+/** Stops the process when this one exits or is interrupted. */
+export function watch(service) {
+  const stop = () => { if (service.exitCode === null && service.signalCode === null) service.kill('SIGTERM'); };
+  process.on('exit', stop);
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { stop(); process.exit(130); });
+  return { process: service, stop };
+}
+
+/** Waits until the path answers 200 (60 s at most), failing at once if the service exits. */
+export async function waitReady(service, url) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (service.process.exitCode !== null) throw new Error(`the service exited with ${service.process.exitCode} before it was ready`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch { /* not listening yet */ }
+    await sleep(200);
+  }
+  throw new Error(`the service did not answer ${url} with 200 within 60 s`);
+}
