@@ -444,6 +444,35 @@ Task("Bench")
         workingDirectory: $"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0");
 });
 
+Task("Fuzz")
+    .Description("Portman fuzzing variations run by Newman against the service (seeded, signed in): no 5XX, every 4XX a Canopy problem, every 2XX valid against its schema; counts per operation in artifacts/fuzz/report.json.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    Gate("fuzzing (Portman + Newman): no 5XX, problems for 4XX, schemas for 2XX", () =>
+        Node($"tools/gates/fuzz.mjs --dll \"{apiDll}\"", "Fuzzing"));
+    Gate("fuzz gate self-test", () => Node("tools/gates/fuzz.mjs --selftest", "Fuzz gate self-test"));
+});
+
+Task("Schemathesis")
+    .Description("Schemathesis (Docker image schemathesis/schemathesis) against the service, when a Docker engine answers; otherwise says plainly that it was skipped.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    IEnumerable<string> ignored;
+    var engine = StartProcess("docker", new ProcessSettings { Arguments = "info --format {{.ServerVersion}}", RedirectStandardOutput = true, RedirectStandardError = true }, out ignored);
+    if (engine != 0)
+    {
+        skipped++;
+        gateLog.Add("SKIP  Schemathesis: no Docker engine answers on this machine, so it did not run");
+        Warning("Schemathesis SKIPPED: no Docker engine answers here (docker info failed); nothing was fuzzed by it.");
+        return;
+    }
+
+    Gate("Schemathesis against the service", () =>
+        Node($"tools/gates/schemathesis.mjs --dll \"{apiDll}\"", "Schemathesis"));
+});
+
 Task("Sdk")
     .Description("SDK consumers: a C# program on the packed Canopy.Client (local feed) and a node program on the TypeScript client run a real flow against the service.")
     .IsDependentOn("Pack")
@@ -523,6 +552,8 @@ Task("Test")
     .IsDependentOn("Contract")
     .IsDependentOn("Observability")
     .IsDependentOn("Pack")
+    .IsDependentOn("Fuzz")
+    .IsDependentOn("Schemathesis")
     .IsDependentOn("Sdk")
     .IsDependentOn("Coverage")
     .IsDependentOn("BreakingChanges")

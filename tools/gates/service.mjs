@@ -64,3 +64,24 @@ export async function waitReady(service, url) {
   }
   throw new Error(`the service did not answer ${url} with 200 within 60 s`);
 }
+
+async function call(baseUrl, method, path, body, token) {
+  const headers = { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`seeding: ${method} ${path} answered ${response.status}: ${text.slice(0, 200)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A new organisation through the API: its owner's access token and a farm, zone and device to act on. */
+export async function seedOrganisation(baseUrl) {
+  const email = `gate.${crypto.randomUUID()}@gates.example`;
+  const password = 'gate-owner-password-42';
+  const signedUp = await call(baseUrl, 'POST', '/api/v1/sign-ups', { organization_name: 'Gate Farms', email, password, display_name: 'Gate Owner' });
+  const token = (await call(baseUrl, 'POST', '/api/v1/auth/tokens', { email, password })).access_token;
+  const farm = await call(baseUrl, 'POST', '/api/v1/farms', { name: 'Gate Farm', latitude: 52.1, longitude: 5.1, time_zone: 'Europe/Amsterdam' }, token);
+  const zone = await call(baseUrl, 'POST', `/api/v1/farms/${farm.id}/zones`, { name: 'Gate Zone', kind: 'field' }, token);
+  const device = (await call(baseUrl, 'POST', '/api/v1/devices', { serial_number: `GT-${crypto.randomUUID().slice(0, 12)}`, model: 'dragino-lht65', zone_id: zone.id }, token)).device;
+  return { token, ids: { farm_id: farm.id, zone_id: zone.id, device_id: device.id, member_id: signedUp.member_id } };
+}
