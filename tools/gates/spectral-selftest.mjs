@@ -140,6 +140,8 @@ const cases = [
   ['canopy-idempotency-header', (s) => { create(s)['x-idempotency'] = 'optional'; }],
   ['canopy-cursor-pagination', (s) => { list(s).parameters = [{ $ref: '#/components/parameters/Limit' }]; }],
   ['canopy-cursor-pagination', (s) => { delete s.components.schemas.SamplePage.properties.has_more; s.components.schemas.SamplePage.required = ['data', 'next_cursor']; }],
+  // Not named list…, but it takes a cursor: it is paged all the same.
+  ['canopy-cursor-pagination', (s) => { list(s).operationId = 'browseSampleThings'; list(s).parameters = [{ $ref: '#/components/parameters/Cursor' }]; }],
   ['canopy-no-oneof', (s) => { s.components.schemas.Sample.properties.id = { oneOf: [{ type: 'string' }, { type: 'integer' }] }; }],
   ['canopy-no-anyof', (s) => { s.components.schemas.Sample.properties.id = { anyOf: [{ type: 'string' }, { type: 'integer' }] }; }],
   ['canopy-closed-request-body', (s) => delete s.components.schemas.NewSample.additionalProperties],

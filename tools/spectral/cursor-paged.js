@@ -1,13 +1,15 @@
-// A list operation (operationId starting with "list") takes the cursor and limit query
-// parameters and answers 200 with the page envelope { data: [], next_cursor, has_more }.
+// A list operation (operationId starting with "list", or any operation that takes a cursor)
+// takes the cursor and limit query parameters and answers 200 with the page envelope
+// { data: [], next_cursor, has_more }.
 module.exports = (operation) => {
   if (!operation || typeof operation !== 'object') return [];
-  if (typeof operation.operationId !== 'string' || !operation.operationId.startsWith('list')) return [];
-  const problems = [];
   const query = (operation.parameters || []).filter((p) => p && p.in === 'query').map((p) => p.name);
+  const named = typeof operation.operationId === 'string' && operation.operationId.startsWith('list');
+  if (!named && !query.includes('cursor')) return [];
+  const problems = [];
   for (const name of ['cursor', 'limit']) {
     if (!query.includes(name)) {
-      problems.push({ message: `List operation ${operation.operationId} does not take the ${name} query parameter.` });
+      problems.push({ message: `Paged operation ${operation.operationId} does not take the ${name} query parameter.` });
     }
   }
   const ok = operation.responses && operation.responses['200'];

@@ -10,10 +10,10 @@ public sealed class IdentityOptions
 {
     public const string Section = "Identity";
 
-    [Required]
+    [Required(ErrorMessage = "Identity__Issuer is required.")]
     public string Issuer { get; set; } = "";
 
-    [Required]
+    [Required(ErrorMessage = "Identity__Audience is required.")]
     public string Audience { get; set; } = "";
 
     /// <summary>Access-token lifetime; at most 15 minutes.</summary>
@@ -33,17 +33,17 @@ public sealed class IdentityOptions
     public Dictionary<string, string> SigningKeys { get; } = [];
 
     /// <summary>The key id that signs new access tokens.</summary>
-    [Required]
+    [Required(ErrorMessage = "Identity__ActiveSigningKey is required.")]
     public string ActiveSigningKey { get; set; } = "";
 
     /// <summary>AES-256-GCM keys for personal data by key id: base64 of 32 random bytes. Older keys keep decrypting.</summary>
     public Dictionary<string, string> PiiKeys { get; } = [];
 
-    [Required]
+    [Required(ErrorMessage = "Identity__ActivePiiKey is required.")]
     public string ActivePiiKey { get; set; } = "";
 
     /// <summary>HMAC key of the e-mail blind index: base64 of at least 32 random bytes. Never rotated in place.</summary>
-    [Required]
+    [Required(ErrorMessage = "Identity__BlindIndexKey is required.")]
     public string BlindIndexKey { get; set; } = "";
 
     public LockoutOptions Lockout { get; set; } = new();

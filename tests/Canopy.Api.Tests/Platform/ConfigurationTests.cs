@@ -14,6 +14,13 @@ public sealed class ConfigurationTests
     [InlineData("Metrics:AllowedNetworks", "10.0.0.0/8,not-a-network", "Metrics__AllowedNetworks")]
     [InlineData("Http:TrustedProxies", "proxy.internal", "Http__TrustedProxies")]
     [InlineData("Postgres:MaxPoolSize", "0", "MaxPoolSize")]
+    [InlineData("Identity:ActiveSigningKey", "", "Identity__ActiveSigningKey")]
+    [InlineData("Identity:ActiveSigningKey", "no_such_key", "Identity__ActiveSigningKey")]
+    [InlineData("Identity:SigningKeys:local_2026_11", "not a key", "Identity__SigningKeys__local_2026_11")]
+    [InlineData("Identity:ActivePiiKey", "", "Identity__ActivePiiKey")]
+    [InlineData("Identity:PiiKeys:pii_2026_11", "dG9vLXNob3J0", "Identity__PiiKeys__pii_2026_11")]
+    [InlineData("Identity:BlindIndexKey", "", "Identity__BlindIndexKey")]
+    [InlineData("Identity:Issuer", "", "Identity__Issuer")]
     public async Task Given_a_missing_or_malformed_setting_Then_start_up_stops_naming_it(string key, string value, string named)
     {
         await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { [key] = value, ["Migrations:ApplyAtStartup"] = "false" });

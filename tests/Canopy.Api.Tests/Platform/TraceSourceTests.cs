@@ -1,0 +1,46 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Canopy.Api.Tests.Identity;
+using Canopy.Api.Tests.Infrastructure;
+
+namespace Canopy.Api.Tests.Platform;
+
+public sealed class TraceSourceTests
+{
+    [Fact]
+    public async Task Given_a_signed_in_request_Then_aspnetcore_npgsql_and_redis_spans_join_the_callers_trace()
+    {
+        await using var factory = new CanopyApiFactory();
+        var api = new IdentityApi(factory.CreateClient());
+        var account = await api.NewAccountAsync();
+        var tokens = await api.TokensAsync(account.Email);
+        var traceId = ActivityTraceId.CreateRandom();
+        var seen = new ConcurrentBag<(string Source, string Name)>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => Canopy.Platform.Observability.TelemetryServiceCollectionExtensions.TraceSources.Contains(source.Name),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (activity.TraceId == traceId)
+                {
+                    seen.Add((activity.Source.Name, activity.DisplayName));
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/me");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens.Access);
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+
+        using var response = await api.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sources = seen.Select(s => s.Source).ToHashSet();
+        Assert.Contains("Microsoft.AspNetCore", sources);
+        Assert.Contains("Npgsql", sources);
+        Assert.Contains(seen, s => s.Source == "Canopy" && s.Name.StartsWith("redis ", StringComparison.Ordinal));
+    }
+}
