@@ -407,6 +407,30 @@ Task("Pack")
         }
         Information($"Packed {expected}");
     });
+    Gate("TypeScript client package carries the spec's version", () =>
+    {
+        var version = SpecVersion();
+        var staging = $"{artifacts}/sdk/npm";
+        CleanDirectory(staging);
+        Run("node", "node_modules/typescript/bin/tsc -p tools/typescript/tsconfig.pack.json", "compiling the TypeScript client");
+        System.IO.File.WriteAllText($"{staging}/package.json", System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["name"] = "@canopy/client",
+            ["version"] = version,
+            ["description"] = "Typed client for the Canopy API (generated from its OpenAPI document).",
+            ["license"] = "UNLICENSED",
+            ["main"] = "canopy-client.js",
+            ["types"] = "canopy-client.d.ts",
+            ["files"] = new[] { "canopy-client.js", "canopy-client.d.ts" },
+        }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Run("npm", $"pack --silent --pack-destination \"{artifacts}/packages\"", "npm pack", workingDirectory: staging);
+        var expected = $"{artifacts}/packages/canopy-client-{version}.tgz";
+        if (!FileExists(expected))
+        {
+            throw new CakeException($"Expected {expected} (the spec's info.version is {version}).");
+        }
+        Information($"Packed {expected}");
+    });
 });
 
 Task("Run")
@@ -451,7 +475,9 @@ Task("Fuzz")
 {
     Gate("fuzzing (Portman + Newman): no 5XX, problems for 4XX, schemas for 2XX", () =>
         Node($"tools/gates/fuzz.mjs --dll \"{apiDll}\"", "Fuzzing"));
-    Gate("fuzz gate self-test", () => Node("tools/gates/fuzz.mjs --selftest", "Fuzz gate self-test"));
+    Gate("fuzz gate self-test: a broken stand-in fails it", () => Node("tools/gates/fuzz.mjs --selftest", "Fuzz gate self-test"));
+    Gate("fuzz gate self-test: a 5XX injected into getFarm fails it", () =>
+        Node($"tools/gates/fuzz.mjs --dll \"{apiDll}\" --inject-fault getFarm", "Fuzz gate self-test (injected fault)"));
 });
 
 Task("Schemathesis")
@@ -490,19 +516,34 @@ Task("Coverage")
 {
     Gate("line coverage of the modules' domain and feature code is at least 80 %", () =>
     {
-        var report = $"{artifacts}/coverage";
-        CleanDirectory(report);
-        Run("dotnet", $"reportgenerator \"-reports:{artifacts}/coverage-raw/**/coverage.cobertura.xml\" \"-targetdir:{report}\" -reporttypes:Html;JsonSummary;TextSummary "
-            + "\"-classfilters:+Canopy.Fleet.Domain.*;+Canopy.Fleet.Features.*;+Canopy.Identity.Domain.*;+Canopy.Identity.Features.*\"", "Coverage report");
-        using var summary = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText($"{report}/Summary.json"));
-        var lines = summary.RootElement.GetProperty("summary").GetProperty("linecoverage").GetDouble();
-        Information($"Line coverage of the modules' domain and feature code: {lines:F1} % (report: {report}/index.html)");
+        var lines = LineCoverage($"{artifacts}/coverage-raw/**/coverage.cobertura.xml", $"{artifacts}/coverage");
+        Information($"Line coverage of the modules' domain and feature code: {lines:F1} % (report: {artifacts}/coverage/index.html)");
         if (lines < 80)
         {
-            throw new CakeException($"Line coverage of the modules' domain and feature code is {lines:F1} %, below 80 %: see {report}/index.html.");
+            throw new CakeException($"Line coverage of the modules' domain and feature code is {lines:F1} %, below 80 %: see {artifacts}/coverage/index.html.");
         }
     });
+    // The bar must bite: the unit tests alone leave the features (tested through HTTP) uncovered.
+    Gate("coverage gate self-test: the unit tests alone are below the bar", () =>
+    {
+        var unitOnly = LineCoverage($"{artifacts}/coverage-raw/*-unit-tests/*/coverage.cobertura.xml", $"{artifacts}/coverage-selftest");
+        if (unitOnly >= 80)
+        {
+            throw new CakeException($"The unit tests alone cover {unitOnly:F1} %: the 80 % bar would not catch untested features.");
+        }
+        Information($"Coverage self-test: the unit tests alone cover {unitOnly:F1} %, which the gate refuses.");
+    });
 });
+
+// Line coverage (%) of the modules' Domain and Features namespaces in the given Cobertura reports.
+double LineCoverage(string reports, string targetDir)
+{
+    CleanDirectory(targetDir);
+    Run("dotnet", $"reportgenerator \"-reports:{reports}\" \"-targetdir:{targetDir}\" -reporttypes:Html;JsonSummary;TextSummary "
+        + "\"-classfilters:+Canopy.Fleet.Domain.*;+Canopy.Fleet.Features.*;+Canopy.Identity.Domain.*;+Canopy.Identity.Features.*\"", "Coverage report");
+    using var summary = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText($"{targetDir}/Summary.json"));
+    return summary.RootElement.GetProperty("summary").GetProperty("linecoverage").GetDouble();
+}
 
 var breakingTool = $"{root}/tools/breaking/bin/{configuration}/net10.0/Canopy.BreakingChanges.dll";
 

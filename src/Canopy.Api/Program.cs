@@ -74,6 +74,13 @@ try
             ?? new HttpOptions().MaxRequestBodyBytes;
     });
 
+    // A deliberate defect for the gates' self-tests (Test environment only).
+    var faulty = configuration[InjectedFault.Setting] is { Length: > 0 } failing ? failing : null;
+    if (faulty is not null && !builder.Environment.IsEnvironment("Test"))
+    {
+        throw new OptionsValidationException("Faults", typeof(InjectedFault), ["Faults__FailOperation is a test-only setting; remove it."]);
+    }
+
     builder.Services
         .AddControllers(mvc =>
         {
@@ -87,6 +94,10 @@ try
             mvc.Filters.Add<IdempotencyFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();
+            if (faulty is not null)
+            {
+                mvc.Filters.Add(new InjectedFault(faulty));
+            }
             mvc.ModelMetadataDetailsProviders.Add(new SystemTextJsonValidationMetadataProvider());
         })
         .AddJsonOptions(json =>

@@ -22,11 +22,18 @@ if (args.Contains("--selftest"))
         }
     }
 
-    var caught = SpecComparer.Compare(current, broken).Count(c => c.Breaking && c.ChangeType == ChangeTypes.RemovedProperty);
-    Console.WriteLine(caught > 0
-        ? $"breaking changes self-test: {caught} removed response or request member(s) caught"
-        : "breaking changes self-test FAILED: removing members from every schema was not reported");
-    return caught > 0 ? 0 : 1;
+    // And an operation the SDK consumers call: the report must name them among its callers.
+    const string Activate = "/api/v1/devices/{device_id}/activate";
+    broken.Paths?.Remove(Activate);
+    var found = SpecComparer.Compare(current, broken);
+    var caught = found.Count(c => c.Breaking && c.ChangeType == ChangeTypes.RemovedProperty);
+    var consumers = found.Where(c => c.ChangeType == ChangeTypes.RemovedPath && c.Endpoint.EndsWith(Activate, StringComparison.Ordinal))
+        .SelectMany(c => Callers.Find(repo, c)).Where(f => f.StartsWith("tests/sdk/", StringComparison.Ordinal)).Distinct().ToList();
+    var passed = caught > 0 && consumers.Count >= 2;
+    Console.WriteLine(passed
+        ? $"breaking changes self-test: {caught} removed member(s) caught; removing activateDevice names the SDK consumers that call it ({string.Join(", ", consumers)})"
+        : $"breaking changes self-test FAILED: {caught} removed member(s) caught, SDK consumers named for a removed activateDevice: {string.Join(", ", consumers)}");
+    return passed ? 0 : 1;
 }
 
 if (snapshots.Count == 0)

@@ -21,7 +21,8 @@ const args = process.argv.slice(2);
 const option = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const root = process.cwd();
 const selftest = args.includes('--selftest');
-const baseUrl = `http://127.0.0.1:${Number(required('CANOPY_TEST_HTTP_PORT')) + (selftest ? 5 : 3)}`;
+const injected = option('--inject-fault');
+const baseUrl = `http://127.0.0.1:${Number(required('CANOPY_TEST_HTTP_PORT')) + (selftest ? 5 : injected ? 6 : 3)}`;
 const operationIds = new Map();
 const outDir = join(root, 'artifacts', 'fuzz');
 mkdirSync(outDir, { recursive: true });
@@ -150,13 +151,23 @@ if (selftest) {
 let service;
 try {
   await requireFreePort(baseUrl);
-  service = startService(option('--dll'), baseUrl, serviceEnvironment());
+  service = startService(option('--dll'), baseUrl, serviceEnvironment(injected ? { Faults__FailOperation: injected } : {}));
   await waitReady(service, `${baseUrl}/health/ready`);
   const { token, ids } = await seedOrganisation(baseUrl);
   const { collectionPath, collection } = generate();
   const count = prepare(collection, ids);
   writeFileSync(collectionPath, JSON.stringify(collection, null, 2));
   const { byOperation, failures, stats } = await run(collection, token);
+
+  if (injected) {
+    const caught = failures.filter((f) => f.startsWith(`${injected} `) && f.includes('no 5XX')).length;
+    const elsewhere = failures.filter((f) => !f.startsWith(`${injected} `)).length;
+    console.log(caught > 0 && elsewhere === 0
+      ? `fuzz self-test: the 5XX injected into ${injected} failed the gate ${caught} time(s), and nothing else did`
+      : `fuzz self-test FAILED: ${caught} failure(s) for the injected 5XX in ${injected}, ${elsewhere} elsewhere`);
+    service.stop();
+    process.exit(caught > 0 && elsewhere === 0 ? 0 : 1);
+  }
 
   const report = { base_url: baseUrl, requests: count, operations: Object.fromEntries([...byOperation].sort()), failures };
   writeFileSync(join(outDir, 'report.json'), JSON.stringify(report, null, 2));

@@ -64,6 +64,7 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
         var filters = CursorCodec.HashFilters(("list", "farms"), ("name_prefix", namePrefix));
         var after = cursor is null ? null : cursors.Decode(cursor, filters).After;
         await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
+        var keyset = Paging.AfterName(after);
         await using var command = tx.Command($"""
             SELECT {FarmRecord.Columns} FROM fleet.farms
              WHERE NOT is_deleted
@@ -73,11 +74,9 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
              LIMIT $4
             """,
             PostgresTransaction.Nullable(namePrefix, NpgsqlDbType.Text),
-            PostgresTransaction.Nullable(after?[0], NpgsqlDbType.Text),
-            PostgresTransaction.Nullable(after is null ? null : Guid.Parse(after[1]), NpgsqlDbType.Uuid),
-            limit + 1);
+            keyset[0], keyset[1], limit + 1);
         var farms = await Paging.ReadAllAsync(command, FarmRecord.Read, cancellationToken).ConfigureAwait(false);
-        var (page, next) = Paging.Cut(farms, limit, last => cursors.Encode(new CursorPosition([last.Name.ToLowerInvariant(), last.Id.ToString()]), filters));
+        var (page, next) = Paging.Cut(farms, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
         return new FarmPage { Data = page.Select(f => f.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 

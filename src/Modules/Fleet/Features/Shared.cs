@@ -10,6 +10,19 @@ namespace Canopy.Fleet.Features;
 /// <summary>Cursor pages: read one row more than asked, and cut.</summary>
 internal static class Paging
 {
+    /// <summary>
+    /// The keyset of a list ordered by name ignoring case, then id: the two positional
+    /// arguments of <c>(lower(name), id) &gt; ($n, $n+1)</c> (SQL NULLs on the first page).
+    /// </summary>
+    public static NpgsqlParameter[] AfterName(IReadOnlyList<string>? after) =>
+    [
+        PostgresTransaction.Nullable(after?[0], NpgsqlTypes.NpgsqlDbType.Text),
+        PostgresTransaction.Nullable(after is null ? null : Guid.Parse(after[1]), NpgsqlTypes.NpgsqlDbType.Uuid),
+    ];
+
+    /// <summary>Where the next page of a list ordered by name starts.</summary>
+    public static Canopy.Platform.Data.CursorPosition AfterName(string name, Guid id) => new([name.ToLowerInvariant(), id.ToString()]);
+
     public static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);

@@ -84,6 +84,7 @@ internal sealed class Zones(FleetDatabase database, MessageWriter messages, Curs
             throw FleetDatabase.NotFound("farm");
         }
 
+        var keyset = Paging.AfterName(after);
         await using var command = tx.Command($"""
             SELECT {ZoneRecord.Columns} FROM fleet.zones
              WHERE farm_id = $1 AND NOT is_deleted
@@ -91,11 +92,9 @@ internal sealed class Zones(FleetDatabase database, MessageWriter messages, Curs
              ORDER BY lower(name), id
              LIMIT $4
             """, farmId,
-            PostgresTransaction.Nullable(after?[0], NpgsqlDbType.Text),
-            PostgresTransaction.Nullable(after is null ? null : Guid.Parse(after[1]), NpgsqlDbType.Uuid),
-            limit + 1);
+            keyset[0], keyset[1], limit + 1);
         var zones = await Paging.ReadAllAsync(command, ZoneRecord.Read, cancellationToken).ConfigureAwait(false);
-        var (page, next) = Paging.Cut(zones, limit, last => cursors.Encode(new CursorPosition([last.Name.ToLowerInvariant(), last.Id.ToString()]), filters));
+        var (page, next) = Paging.Cut(zones, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
         return new ZonePage { Data = page.Select(z => z.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 
