@@ -11,6 +11,14 @@ internal sealed class InjectedFault(string operationId) : IActionFilter
 {
     public const string Setting = "Faults:FailOperation";
 
+    public sealed class Options
+    {
+        public const string Section = "Faults";
+
+        /// <summary>The operationId that throws (Test environment only).</summary>
+        public string? FailOperation { get; set; }
+    }
+
     public void OnActionExecuting(ActionExecutingContext context)
     {
         ArgumentNullException.ThrowIfNull(context);

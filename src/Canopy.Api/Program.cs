@@ -74,12 +74,11 @@ try
             ?? new HttpOptions().MaxRequestBodyBytes;
     });
 
-    // A deliberate defect for the gates' self-tests (Test environment only).
-    var faulty = configuration[InjectedFault.Setting] is { Length: > 0 } failing ? failing : null;
-    if (faulty is not null && !builder.Environment.IsEnvironment("Test"))
-    {
-        throw new OptionsValidationException("Faults", typeof(InjectedFault), ["Faults__FailOperation is a test-only setting; remove it."]);
-    }
+    // A deliberate defect for the gates' self-tests: honoured in the Test environment, refused elsewhere.
+    builder.Services.AddOptions<InjectedFault.Options>().Bind(configuration.GetSection(InjectedFault.Options.Section))
+        .Validate<IHostEnvironment>((o, env) => string.IsNullOrEmpty(o.FailOperation) || env.IsEnvironment("Test"),
+            "Faults__FailOperation is a test-only setting; remove it.")
+        .ValidateOnStart();
 
     builder.Services
         .AddControllers(mvc =>
@@ -94,7 +93,7 @@ try
             mvc.Filters.Add<IdempotencyFilter>();
             mvc.Filters.Add<ParameterConstraintFilter>();
             mvc.Filters.Add<ValidationFilter>();
-            if (faulty is not null)
+            if (configuration[InjectedFault.Setting] is { Length: > 0 } faulty)
             {
                 mvc.Filters.Add(new InjectedFault(faulty));
             }
