@@ -18,6 +18,8 @@ public sealed class TraceSourceTests
         var tokens = await api.TokensAsync(account.Email);
         var traceId = ActivityTraceId.CreateRandom();
         var seen = new ConcurrentBag<(string Source, string Name)>();
+        // The server's own span stops after the response has reached the client.
+        var requestSpanStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var listener = new ActivityListener
         {
             ShouldListenTo = source => Canopy.Platform.Observability.TelemetryServiceCollectionExtensions.TraceSources.Contains(source.Name),
@@ -27,6 +29,10 @@ public sealed class TraceSourceTests
                 if (activity.TraceId == traceId)
                 {
                     seen.Add((activity.Source.Name, activity.DisplayName));
+                    if (activity.Source.Name == "Microsoft.AspNetCore")
+                    {
+                        requestSpanStopped.TrySetResult();
+                    }
                 }
             },
         };
@@ -38,6 +44,7 @@ public sealed class TraceSourceTests
         using var response = await api.Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await requestSpanStopped.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var sources = seen.Select(s => s.Source).ToHashSet();
         Assert.Contains("Microsoft.AspNetCore", sources);
         Assert.Contains("Npgsql", sources);
