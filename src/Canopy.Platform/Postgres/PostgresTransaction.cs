@@ -75,6 +75,20 @@ public sealed class PostgresTransaction(NpgsqlConnection connection, NpgsqlTrans
         batch.BatchCommands.Add(query);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        return await RowsAsync(reader, read, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every row a command returns, read with <paramref name="read"/>.</summary>
+    public static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await RowsAsync(reader, read, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<T>> RowsAsync<T>(NpgsqlDataReader reader, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(read);
         var rows = new List<T>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -13,19 +13,17 @@ internal sealed class DeviceModels(FleetDatabase database, CursorCodec cursors)
     public async Task<DeviceModelPage> ListAsync(Guid tenantId, string? cursor, int limit, CancellationToken cancellationToken)
     {
         var after = cursor is null ? null : cursors.Decode(cursor, ListFilters).After[0];
-        await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
-        await using var command = tx.Command("""
+        var models = await database.ReadOnceAsync(tenantId, """
             SELECT id, manufacturer, name, metrics FROM fleet.device_models
              WHERE $1::text IS NULL OR id > $1
              ORDER BY id LIMIT $2
-            """, PostgresTransaction.Nullable(after, NpgsqlDbType.Text), limit + 1);
-        var models = await Paging.ReadAllAsync(command, r => new DeviceModel
+            """, r => new DeviceModel
         {
             Id = r.GetString(0),
             Manufacturer = r.GetString(1),
             Name = r.GetString(2),
             Metrics = r.GetFieldValue<string[]>(3).Select(WireNames.Parse<Metric>).ToList(),
-        }, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken, PostgresTransaction.Nullable(after, NpgsqlDbType.Text), limit + 1).ConfigureAwait(false);
         var (page, next) = Paging.Cut(models, limit, last => cursors.Encode(new CursorPosition([last.Id]), ListFilters));
         return new DeviceModelPage { Data = page, Has_more = next is not null, Next_cursor = next };
     }

@@ -125,8 +125,7 @@ internal sealed class Devices(FleetDatabase database, MessageWriter messages, Cu
         var filters = CursorCodec.HashFilters(("list", "devices"), ("status", filter.Status?.Name()), ("farm_id", filter.FarmId?.ToString()),
             ("zone_id", filter.ZoneId?.ToString()), ("model", filter.Model));
         Guid? after = cursor is null ? null : Guid.Parse(cursors.Decode(cursor, filters).After[0]);
-        await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
-        await using var command = tx.Command($"""
+        var devices = await database.ReadOnceAsync(tenantId, $"""
             SELECT {DeviceRecord.Columns} FROM fleet.devices
              WHERE ($1::text IS NULL OR status = $1)
                AND ($2::uuid IS NULL OR farm_id = $2)
@@ -135,14 +134,13 @@ internal sealed class Devices(FleetDatabase database, MessageWriter messages, Cu
                AND ($5::uuid IS NULL OR id > $5)
              ORDER BY id
              LIMIT $6
-            """,
+            """, r => DeviceRecord.Read(r), cancellationToken,
             PostgresTransaction.Nullable(filter.Status?.Name(), NpgsqlDbType.Text),
             PostgresTransaction.Nullable(filter.FarmId, NpgsqlDbType.Uuid),
             PostgresTransaction.Nullable(filter.ZoneId, NpgsqlDbType.Uuid),
             PostgresTransaction.Nullable(filter.Model, NpgsqlDbType.Text),
             PostgresTransaction.Nullable(after, NpgsqlDbType.Uuid),
-            limit + 1);
-        var devices = await Paging.ReadAllAsync(command, r => DeviceRecord.Read(r), cancellationToken).ConfigureAwait(false);
+            limit + 1).ConfigureAwait(false);
         var (page, next) = Paging.Cut(devices, limit, last => cursors.Encode(new CursorPosition([last.Id.ToString()]), filters));
         return new DevicePage { Data = page.Select(d => d.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }

@@ -63,27 +63,25 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
     {
         var filters = CursorCodec.HashFilters(("list", "farms"), ("name_prefix", namePrefix));
         var after = cursor is null ? null : cursors.Decode(cursor, filters).After;
-        await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
         var keyset = Paging.AfterName(after);
-        await using var command = tx.Command($"""
+        var farms = await database.ReadOnceAsync(tenantId, $"""
             SELECT {FarmRecord.Columns} FROM fleet.farms
              WHERE NOT is_deleted
                AND ($1::text IS NULL OR starts_with(lower(name), lower($1)))
                AND ($2::text IS NULL OR (lower(name), id) > ($2, $3::uuid))
              ORDER BY lower(name), id
              LIMIT $4
-            """,
+            """, FarmRecord.Read, cancellationToken,
             PostgresTransaction.Nullable(namePrefix, NpgsqlDbType.Text),
-            keyset[0], keyset[1], limit + 1);
-        var farms = await Paging.ReadAllAsync(command, FarmRecord.Read, cancellationToken).ConfigureAwait(false);
+            keyset[0], keyset[1], limit + 1).ConfigureAwait(false);
         var (page, next) = Paging.Cut(farms, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
         return new FarmPage { Data = page.Select(f => f.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 
     public async Task<FarmRecord> GetAsync(Guid tenantId, Guid farmId, CancellationToken cancellationToken)
     {
-        await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
-        return await FindAsync(tx, farmId, locking: false, cancellationToken).ConfigureAwait(false) ?? throw FleetDatabase.NotFound("farm");
+        var found = await database.ReadOnceAsync(tenantId, $"SELECT {FarmRecord.Columns} FROM fleet.farms WHERE id = $1 AND NOT is_deleted", FarmRecord.Read, cancellationToken, farmId).ConfigureAwait(false);
+        return found.Count == 1 ? found[0] : throw FleetDatabase.NotFound("farm");
     }
 
     public async Task<FarmRecord> RenameAsync(Actor actor, Guid farmId, string? ifMatch, string name, CancellationToken cancellationToken)
@@ -123,7 +121,7 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
         List<ZoneRecord> zones;
         await using (var locked = tx.Command($"SELECT {ZoneRecord.Columns} FROM fleet.zones WHERE farm_id = $1 AND NOT is_deleted ORDER BY id FOR UPDATE", farmId))
         {
-            zones = await Paging.ReadAllAsync(locked, ZoneRecord.Read, cancellationToken).ConfigureAwait(false);
+            zones = await PostgresTransaction.ReadAllAsync(locked, ZoneRecord.Read, cancellationToken).ConfigureAwait(false);
         }
 
         await BlockingDevices.RefuseIfAnyAsync(tx, "farm_id", farmId, "farm", cancellationToken).ConfigureAwait(false);

@@ -13,11 +13,11 @@ internal sealed class FleetDatabase(PostgresDataSources dataSources, Idempotency
 {
     private const string UniqueViolation = "23505";
 
-    /// <summary>A read, on the primary: a client reads what it has just written (the replica is for reports).</summary>
+    /// <summary>A read of several statements, on the primary: a client reads what it has just written (the replica is for reports).</summary>
     public Task<PostgresTransaction> ReadAsync(Guid tenantId, CancellationToken cancellationToken) =>
         PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken);
 
-    /// <summary>One query for the tenant in one round trip (see <see cref="PostgresTransaction.ReadAsync{T}"/>).</summary>
+    /// <summary>One query for the tenant in one round trip, on the primary (see <see cref="PostgresTransaction.ReadAsync{T}"/>).</summary>
     public Task<List<T>> ReadOnceAsync<T>(Guid tenantId, string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params object?[] arguments) =>
         PostgresTransaction.ReadAsync(dataSources.Primary, tenantId, sql, read, cancellationToken, arguments);
 

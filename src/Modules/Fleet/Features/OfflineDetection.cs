@@ -75,11 +75,12 @@ internal sealed partial class OfflineDetection : ResilientWorker
              LIMIT {Batch}
              FOR UPDATE SKIP LOCKED
             """, silentSince);
-        var silent = await Paging.ReadAllAsync(select, r => (Tenant: r.GetGuid(0), Device: ReadShifted(r)), cancellationToken).ConfigureAwait(false);
+        var silent = await PostgresTransaction.ReadAllAsync(select, r => (Tenant: r.GetGuid(0), Device: ReadShifted(r)), cancellationToken).ConfigureAwait(false);
+        // One statement for the batch (the rows are locked above), then one event each.
+        await tx.ExecuteAsync("UPDATE fleet.devices SET status = 'OFFLINE', version = version + 1, updated_at = $2 WHERE id = ANY($1)",
+            cancellationToken, silent.Select(s => s.Device.Id).ToArray(), now).ConfigureAwait(false);
         foreach (var (tenant, device) in silent)
         {
-            await tx.ExecuteAsync("UPDATE fleet.devices SET status = 'OFFLINE', version = version + 1, updated_at = $2 WHERE id = $1",
-                cancellationToken, device.Id, now).ConfigureAwait(false);
             var offline = device with { State = DeviceState.Offline, Version = device.Version + 1, UpdatedAt = now };
             await _messages.AppendEventAsync(tx.Connection, tx.Transaction, FleetEvents.DeviceWentOffline, FleetEvents.Version,
                 offline.ToEvent(device.State), tenant, device.Id, cancellationToken).ConfigureAwait(false);

@@ -23,20 +23,6 @@ internal static class Paging
     /// <summary>Where the next page of a list ordered by name starts.</summary>
     public static Canopy.Platform.Data.CursorPosition AfterName(string name, Guid id) => new([name.ToLowerInvariant(), id.ToString()]);
 
-    public static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(command);
-        ArgumentNullException.ThrowIfNull(read);
-        var rows = new List<T>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            rows.Add(read(reader));
-        }
-
-        return rows;
-    }
-
     /// <summary>The first <paramref name="limit"/> rows, and the cursor after the last of them when more exist.</summary>
     public static (List<T> Page, string? Next) Cut<T>(List<T> rows, int limit, Func<T, string> cursorAfter)
     {
@@ -73,7 +59,7 @@ internal static class BlockingDevices
              WHERE {column} = $1 AND status <> 'DECOMMISSIONED'
              ORDER BY id LIMIT {Named + 1}
             """, id);
-        var devices = await Paging.ReadAllAsync(command, r => new BlockingDevice
+        var devices = await PostgresTransaction.ReadAllAsync(command, r => new BlockingDevice
         {
             Id = r.GetGuid(0),
             Serial_number = r.GetString(1),

@@ -93,15 +93,15 @@ internal sealed class Zones(FleetDatabase database, MessageWriter messages, Curs
              LIMIT $4
             """, farmId,
             keyset[0], keyset[1], limit + 1);
-        var zones = await Paging.ReadAllAsync(command, ZoneRecord.Read, cancellationToken).ConfigureAwait(false);
+        var zones = await PostgresTransaction.ReadAllAsync(command, ZoneRecord.Read, cancellationToken).ConfigureAwait(false);
         var (page, next) = Paging.Cut(zones, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
         return new ZonePage { Data = page.Select(z => z.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 
     public async Task<ZoneRecord> GetAsync(Guid tenantId, Guid zoneId, CancellationToken cancellationToken)
     {
-        await using var tx = await database.ReadAsync(tenantId, cancellationToken).ConfigureAwait(false);
-        return await FindAsync(tx, zoneId, "", cancellationToken).ConfigureAwait(false) ?? throw FleetDatabase.NotFound("zone");
+        var found = await database.ReadOnceAsync(tenantId, $"SELECT {ZoneRecord.Columns} FROM fleet.zones WHERE id = $1 AND NOT is_deleted", ZoneRecord.Read, cancellationToken, zoneId).ConfigureAwait(false);
+        return found.Count == 1 ? found[0] : throw FleetDatabase.NotFound("zone");
     }
 
     public async Task<ZoneRecord> SetTargetsAsync(Actor actor, Guid zoneId, string? ifMatch, ZoneTargets targets, CancellationToken cancellationToken)
