@@ -464,8 +464,8 @@ Task("Bench")
 {
     Run("dotnet", $"\"tools/bench/Canopy.Bench.Messaging/bin/{configuration}/net10.0/Canopy.Bench.Messaging.dll\"", "Messaging benchmark");
     Run("bash", "tools/servers.sh bench-tools", "Installing wrk");
-    Run("dotnet", $"\"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0/Canopy.Bench.Policies.dll\"", "Policy pipeline benchmark",
-        workingDirectory: $"tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0");
+    var policies = $"{root}/tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0";
+    Run("dotnet", $"\"{policies}/Canopy.Bench.Policies.dll\"", "Policy pipeline benchmark", workingDirectory: policies);
 });
 
 Task("Fuzz")
