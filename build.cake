@@ -265,7 +265,7 @@ Task("Lint")
 
 Task("Generate")
     .Description("Regenerate generated/ from the spec (a build does this too, when the spec changed).")
-    .Does(() => Run("dotnet", "node_modules/nswag/bin/binaries/Net100/dotnet-nswag.dll run tools/nswag/canopy.nswag", "NSwag generation"));
+    .Does(() => Run("dotnet", "msbuild src/Canopy.Contracts/Canopy.Contracts.csproj -restore -t:CanopyGenerate -nologo -v:m", "NSwag generation"));
 
 Task("Drift")
     .Description("generated/ is byte-identical to what the committed spec produces.")
