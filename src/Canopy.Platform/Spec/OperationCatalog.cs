@@ -1,6 +1,8 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
-using YamlDotNet.RepresentationModel;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.OpenApi;
+using Microsoft.OpenApi.Reader;
 
 namespace Canopy.Platform.Spec;
 
@@ -54,9 +56,8 @@ public sealed record OperationSpec(
 /// behaviour (parameter constraints, body limits, and later rate limits, idempotency, roles)
 /// comes from the same file that generated the code, never from a second hand-kept table.
 /// </summary>
-public sealed partial class OperationCatalog
+public sealed class OperationCatalog
 {
-    private static readonly string[] Methods = ["get", "put", "post", "delete", "patch", "head", "options"];
     private readonly Dictionary<string, OperationSpec> _byId;
 
     private OperationCatalog(IReadOnlyList<OperationSpec> operations, IReadOnlyList<ProblemTypeSpec> problemTypes)
@@ -77,121 +78,99 @@ public sealed partial class OperationCatalog
     public OperationSpec? For(Microsoft.AspNetCore.Mvc.Abstractions.ActionDescriptor action) =>
         action?.AttributeRouteInfo?.Name is { } operationId ? Find(operationId) : null;
 
+    /// <summary>
+    /// Reads the operations of an OpenAPI document with Microsoft.OpenApi's YAML reader.
+    /// Structural validation is the lint gate's (Spectral); this refuses only what it cannot read
+    /// faithfully: a document the reader cannot parse, a reference that resolves to nothing, an
+    /// operation without an operationId.
+    /// </summary>
     public static OperationCatalog Parse(string yaml)
     {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        var root = (YamlMappingNode)stream.Documents[0].RootNode;
-        var components = Child(root, "components") as YamlMappingNode;
+        var document = ReadDocument(yaml);
+        var paths = document.Paths;
         var operations = new List<OperationSpec>();
-        if (Child(root, "paths") is YamlMappingNode paths)
+        foreach (var (path, item) in paths)
         {
-            foreach (var (pathKey, pathNode) in paths.Children)
+            var shared = ReadParameters(item.Parameters, path);
+            foreach (var (method, operation) in item.Operations ?? [])
             {
-                var pathItem = (YamlMappingNode)pathNode;
-                var shared = ReadParameters(Child(pathItem, "parameters"), components);
-                foreach (var method in Methods)
+                var verb = method.Method.ToUpperInvariant();
+                var own = ReadParameters(operation.Parameters, path);
+                var extensions = (operation.Extensions ?? new Dictionary<string, IOpenApiExtension>())
+                    .ToDictionary(e => e.Key, e => Text((e.Value as JsonNodeExtension)?.Node), StringComparer.Ordinal);
+                if (operation.Deprecated)
                 {
-                    if (Child(pathItem, method) is not YamlMappingNode op)
-                    {
-                        continue;
-                    }
-
-                    var own = ReadParameters(Child(op, "parameters"), components);
-                    var parameters = own.Concat(shared.Where(s => !own.Any(o => o.Name == s.Name && o.In == s.In))).ToList();
-                    var extensions = op.Children
-                        .Where(c => ((YamlScalarNode)c.Key).Value!.StartsWith("x-", StringComparison.Ordinal) || ((YamlScalarNode)c.Key).Value == "deprecated")
-                        .ToDictionary(c => ((YamlScalarNode)c.Key).Value!, c => Flatten(c.Value), StringComparer.Ordinal);
-                    var operationId = Scalar(op, "operationId")
-                        ?? throw new InvalidOperationException($"{method.ToUpperInvariant()} {((YamlScalarNode)pathKey).Value} has no operationId.");
-                    operations.Add(new OperationSpec(operationId, method.ToUpperInvariant(), ((YamlScalarNode)pathKey).Value!, parameters, extensions)
-                    {
-                        Responses = ReadResponses(Child(op, "responses"), components),
-                    });
+                    extensions["deprecated"] = "true";
                 }
+
+                operations.Add(new OperationSpec(
+                    operation.OperationId ?? throw new InvalidOperationException($"{verb} {path} has no operationId."),
+                    verb,
+                    path,
+                    own.Concat(shared.Where(s => !own.Any(o => o.Name == s.Name && o.In == s.In))).ToList(),
+                    extensions)
+                {
+                    Responses = operation.Responses is { Count: > 0 } responses
+                        ? responses.ToDictionary(r => r.Key, r => (IReadOnlyList<string>)[.. r.Value.Content?.Keys ?? []], StringComparer.Ordinal)
+                        : null,
+                });
             }
         }
 
-        var problemTypes = (components is null ? null : Child(components, "x-problem-types") as YamlSequenceNode)?
-            .Children.OfType<YamlMappingNode>()
-            .Select(m => new ProblemTypeSpec(Scalar(m, "type")!, int.Parse(Scalar(m, "status")!, CultureInfo.InvariantCulture), Scalar(m, "title")!))
-            .ToList() ?? [];
+        var problemTypes = document.Components?.Extensions?.TryGetValue("x-problem-types", out var listing) == true
+            && (listing as JsonNodeExtension)?.Node is JsonArray listed
+            ? listed.OfType<JsonObject>()
+                .Select(m => new ProblemTypeSpec(Text(m["type"]), int.Parse(Text(m["status"]), CultureInfo.InvariantCulture), Text(m["title"])))
+                .ToList()
+            : [];
         return new OperationCatalog(operations, problemTypes);
     }
 
-    private static Dictionary<string, IReadOnlyList<string>>? ReadResponses(YamlNode? node, YamlMappingNode? components) =>
-        node is not YamlMappingNode responses
-            ? null
-            : responses.Children.ToDictionary(
-                r => ((YamlScalarNode)r.Key).Value!,
-                r => (IReadOnlyList<string>)(Child(Resolve((YamlMappingNode)r.Value, components), "content") is YamlMappingNode content
-                    ? content.Children.Select(c => ((YamlScalarNode)c.Key).Value!).ToList()
-                    : []),
-                StringComparer.Ordinal);
-
-    private static List<ParameterSpec> ReadParameters(YamlNode? node, YamlMappingNode? components)
+    /// <summary>The document's object model, read from YAML (or JSON); throws when nothing readable is there.</summary>
+    public static OpenApiDocument ReadDocument(string yaml)
     {
-        if (node is not YamlSequenceNode list)
-        {
-            return [];
-        }
+        var settings = new OpenApiReaderSettings();
+        settings.AddYamlReader();
+        var read = OpenApiDocument.Parse(yaml, OpenApiConstants.Yaml, settings);
+        return read.Document is { Paths: not null } document
+            ? document
+            : throw new InvalidOperationException(
+                $"The OpenAPI document cannot be read: {string.Join("; ", read.Diagnostic?.Errors.Select(e => e.Message) ?? [])}");
+    }
 
-        return list.Children.OfType<YamlMappingNode>().Select(p =>
+    private static List<ParameterSpec> ReadParameters(IList<IOpenApiParameter>? parameters, string path) =>
+        (parameters ?? []).Select(p =>
         {
-            var parameter = Resolve(p, components);
-            var schema = Child(parameter, "schema") is YamlMappingNode s ? Resolve(s, components) : null;
+            if (p is IOpenApiReferenceHolder { UnresolvedReference: true } || p.Schema is IOpenApiReferenceHolder { UnresolvedReference: true })
+            {
+                throw new InvalidOperationException($"A parameter of {path} has an unresolvable reference in the OpenAPI document.");
+            }
+
+            var schema = p.Schema;
             return new ParameterSpec(
-                Scalar(parameter, "name")!,
-                Scalar(parameter, "in")!,
-                Scalar(parameter, "required") == "true",
-                schema is null ? null : Scalar(schema, "type"),
-                Decimal(schema, "minimum"),
-                Decimal(schema, "maximum"),
-                (int?)Decimal(schema, "minLength"),
-                (int?)Decimal(schema, "maxLength"),
-                schema is null ? null : Scalar(schema, "pattern"),
-                schema is not null && Child(schema, "enum") is YamlSequenceNode e
-                    ? e.Children.OfType<YamlScalarNode>().Select(v => v.Value!).ToList()
-                    : null);
+                p.Name ?? throw new InvalidOperationException($"A parameter of {path} has no name (an unresolvable reference?)."),
+                p.In?.ToString().ToLowerInvariant() ?? "",
+                p.Required,
+                schema?.Type is { } type && (type & ~JsonSchemaType.Null) is var bare && bare != 0 ? bare.ToString().ToLowerInvariant() : null,
+                Decimal(schema?.Minimum),
+                Decimal(schema?.Maximum),
+                schema?.MinLength,
+                schema?.MaxLength,
+                schema?.Pattern,
+                schema?.Enum is { Count: > 0 } values ? values.Select(Text).ToList() : null);
         }).ToList();
-    }
 
-    private static YamlMappingNode Resolve(YamlMappingNode node, YamlMappingNode? components)
+    private static decimal? Decimal(string? value) =>
+        value is null ? null : decimal.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    /// <summary>A value of the document as written: strings bare, a list as its items joined by commas.</summary>
+    private static string Text(JsonNode? node) => node switch
     {
-        var reference = Scalar(node, "$ref");
-        if (reference is null)
-        {
-            return node;
-        }
-
-        var match = ComponentRef().Match(reference);
-        if (!match.Success || components is null
-            || Child(components, match.Groups[1].Value) is not YamlMappingNode section
-            || Child(section, match.Groups[2].Value) is not YamlMappingNode target)
-        {
-            throw new InvalidOperationException($"Unresolvable reference {reference} in the OpenAPI document.");
-        }
-
-        return Resolve(target, components);
-    }
-
-    private static YamlNode? Child(YamlMappingNode node, string key) =>
-        node.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
-
-    private static string? Scalar(YamlMappingNode node, string key) => (Child(node, key) as YamlScalarNode)?.Value;
-
-    private static decimal? Decimal(YamlMappingNode? node, string key) =>
-        node is not null && Scalar(node, key) is { } v ? decimal.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture) : null;
-
-    private static string Flatten(YamlNode node) => node switch
-    {
-        YamlScalarNode s => s.Value ?? "",
-        YamlSequenceNode seq => string.Join(",", seq.Children.Select(Flatten)),
-        _ => node.ToString(),
+        null => "",
+        JsonArray array => string.Join(",", array.Select(Text)),
+        JsonValue value when value.GetValueKind() == JsonValueKind.String => value.GetValue<string>(),
+        _ => node.ToJsonString(),
     };
-
-    [GeneratedRegex("^#/components/(parameters|schemas|responses)/(.+)$")]
-    private static partial Regex ComponentRef();
 }
 
 /// <summary>A problem type as the spec lists it.</summary>

@@ -2,7 +2,9 @@ using System.Net;
 using Canopy.Api.Tests.Identity;
 using Canopy.Fleet.Features;
 using Microsoft.Extensions.DependencyInjection;
-using YamlDotNet.RepresentationModel;
+using System.Text.Json.Nodes;
+using Canopy.Platform.Spec;
+using Microsoft.OpenApi;
 
 namespace Canopy.Api.Tests.Fleet;
 
@@ -50,8 +52,8 @@ public sealed class EventAndOfflineTests(FleetHost host) : IClassFixture<FleetHo
     {
         var schemas = Schemas();
         var documented = schemas
-            .Where(s => s.Value.Children.ContainsKey("x-event-types"))
-            .SelectMany(s => ((YamlSequenceNode)s.Value["x-event-types"]).Children.Select(t => (Type: t.ToString(), Schema: s.Value)))
+            .Where(s => s.Value.Extensions?.ContainsKey("x-event-types") == true)
+            .SelectMany(s => ((JsonArray)Extension(s.Value, "x-event-types")).Select(t => (Type: t!.GetValue<string>(), Schema: s.Value)))
             .ToDictionary(e => e.Type, e => e.Schema);
         Assert.Equal(FleetEvents.All.Order(), documented.Keys.Where(k => k.Split('.')[0] is "farm" or "zone" or "device").Order());
 
@@ -71,24 +73,19 @@ public sealed class EventAndOfflineTests(FleetHost host) : IClassFixture<FleetHo
         foreach (var (type, payload) in events)
         {
             var schema = documented[type];
-            var properties = ((YamlMappingNode)schema["properties"]).Children.Keys.Select(k => k.ToString()).ToHashSet();
-            var required = ((YamlSequenceNode)schema["required"]).Children.Select(r => r.ToString());
+            var properties = schema.Properties!.Keys.ToHashSet();
+            var required = schema.Required!;
             var members = payload.EnumerateObject().Select(p => p.Name).ToList();
             Assert.All(members, m => Assert.Contains(m, properties));
             Assert.All(required, r => Assert.True(payload.TryGetProperty(r, out _), $"{type} lacks {r}: {payload}"));
         }
 
         var version = await IdentityApi.ScalarAsync<int>("SELECT DISTINCT version FROM platform.outbox WHERE aggregate_id = $1", deviceId);
-        Assert.Equal(int.Parse(documented["device.moved"]["x-event-version"].ToString(), System.Globalization.CultureInfo.InvariantCulture), version);
+        Assert.Equal(int.Parse(Extension(documented["device.moved"], "x-event-version").ToString(), System.Globalization.CultureInfo.InvariantCulture), version);
     }
 
-    private static Dictionary<string, YamlMappingNode> Schemas()
-    {
-        var stream = new YamlStream();
-        using var reader = new StringReader(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "openapi", "api.yaml")));
-        stream.Load(reader);
-        var root = (YamlMappingNode)stream.Documents[0].RootNode;
-        var schemas = (YamlMappingNode)((YamlMappingNode)root["components"])["schemas"];
-        return schemas.Children.ToDictionary(c => c.Key.ToString(), c => (YamlMappingNode)c.Value);
-    }
+    private static IDictionary<string, IOpenApiSchema> Schemas() =>
+        OperationCatalog.ReadDocument(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "openapi", "api.yaml"))).Components!.Schemas!;
+
+    private static JsonNode Extension(IOpenApiSchema schema, string name) => ((JsonNodeExtension)schema.Extensions![name]).Node;
 }

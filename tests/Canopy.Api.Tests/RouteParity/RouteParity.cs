@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Routing;
-using YamlDotNet.RepresentationModel;
+using Canopy.Platform.Spec;
 
 namespace Canopy.Api.Tests.RouteParity;
 
@@ -13,21 +13,10 @@ internal sealed record Route(string Method, string Path)
 /// <summary>Compares the operations of the spec with the endpoints the application serves.</summary>
 internal static partial class RouteParity
 {
-    private static readonly HashSet<string> Methods = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
-
-    public static IReadOnlyList<Route> FromSpec(string yaml)
-    {
-        var stream = new YamlStream();
-        stream.Load(new StringReader(yaml));
-        var root = (YamlMappingNode)stream.Documents[0].RootNode;
-        var paths = (YamlMappingNode)root.Children[new YamlScalarNode("paths")];
-        return paths.Children
-            .SelectMany(path => ((YamlMappingNode)path.Value).Children.Keys
-                .Select(k => ((YamlScalarNode)k).Value!)
-                .Where(Methods.Contains)
-                .Select(method => new Route(method.ToUpperInvariant(), Normalise(((YamlScalarNode)path.Key).Value!))))
+    public static IReadOnlyList<Route> FromSpec(string yaml) =>
+        OperationCatalog.ReadDocument(yaml).Paths
+            .SelectMany(path => (path.Value.Operations ?? []).Keys.Select(method => new Route(method.Method.ToUpperInvariant(), Normalise(path.Key))))
             .ToList();
-    }
 
     public static IReadOnlyList<Route> FromEndpoints(IEnumerable<EndpointDataSource> sources, IEnumerable<string> ignoredPaths)
     {

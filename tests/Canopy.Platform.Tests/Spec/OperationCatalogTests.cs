@@ -32,6 +32,10 @@ public sealed class OperationCatalogTests
               operationId: registerDevice
               x-max-body-bytes: 65536
               deprecated: true
+              x-deprecated-at: '2026-11-01T00:00:00Z'
+              x-sunset: 2027-05-01T12:00:00+02:00
+              x-idempotency: required
+              x-cache-ttl: 30
         """;
 
     [Fact]
@@ -53,6 +57,11 @@ public sealed class OperationCatalogTests
         var register = catalog.Find("registerDevice")!;
         Assert.Equal(65536, register.MaxBodyBytes);
         Assert.Equal("true", register.Extensions["deprecated"]);
+        // Values reach the policies as written: a date keeps its time and offset, a number its digits.
+        Assert.Equal("2026-11-01T00:00:00Z", register.Extensions["x-deprecated-at"]);
+        Assert.Equal("2027-05-01T12:00:00+02:00", register.Extensions["x-sunset"]);
+        Assert.Equal("30", register.Extensions["x-cache-ttl"]);
+        Assert.False(list.Extensions.ContainsKey("deprecated"));
         Assert.Null(catalog.Find("nope"));
     }
 
