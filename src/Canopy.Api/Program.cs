@@ -33,7 +33,7 @@ try
     var builder = WebApplication.CreateBuilder(migrateOnly ? args[1..] : args);
     var configuration = builder.Configuration;
 
-    builder.Services.AddCanopyLogging(builder.Logging);
+    builder.Services.AddCanopyLogging(configuration);
     builder.Services.AddSingleton(TimeProvider.System);
     var spec = ApiDocuments.ReadSpec();
     builder.Services.AddSingleton(OperationCatalog.Parse(spec));
@@ -126,7 +126,7 @@ try
         throw new InvalidOperationException($"The spec's operation policies are incomplete or unknown: {string.Join("; ", policyProblems)}.");
     }
 
-    app.UseMiddleware<RequestLoggingMiddleware>();
+    app.UseCanopyRequestLogging();
     app.UseMiddleware<ResponseConformanceMiddleware>();
     app.UseExceptionHandler();
     app.UseStatusCodePages();

@@ -1,7 +1,6 @@
 using Canopy.Contracts;
 using Canopy.Platform.Health;
 using Canopy.Platform.Metrics;
-using Canopy.Platform.Observability;
 using Microsoft.AspNetCore.Http.Timeouts;
 using Canopy.Platform.Problems;
 using Microsoft.AspNetCore.Mvc;
@@ -13,7 +12,7 @@ namespace Canopy.Api.Platform;
 public sealed class PlatformController(
     ReadinessProbe readiness,
     MetricsAccessPolicy metricsAccess,
-    PrometheusExporter exposition) : PlatformControllerBase
+    MetricsExposition exposition) : PlatformControllerBase
 {
     private const string HealthMediaType = "application/health+json";
 
@@ -29,15 +28,17 @@ public sealed class PlatformController(
         return Health(status, HealthMapping.ToContract(report));
     }
 
-    public override Task<ActionResult<string>> GetMetrics(CancellationToken cancellationToken = default)
+    public override async Task<ActionResult<string>> GetMetrics(CancellationToken cancellationToken = default)
     {
         if (!metricsAccess.Allows(HttpContext.Connection.RemoteIpAddress, Request.Headers.Authorization))
         {
-            return Task.FromResult<ActionResult<string>>(ProblemFactory.Result(
-                HttpContext, ProblemTypes.Forbidden, "Metrics are readable only from the configured networks or with the scrape token."));
+            return ProblemFactory.Result(HttpContext, ProblemTypes.Forbidden, "Metrics are readable only from the configured networks or with the scrape token.");
         }
 
-        return Task.FromResult<ActionResult<string>>(Content(exposition.Scrape(), PrometheusExporter.ContentType));
+        Response.ContentType = MetricsExposition.ContentType;
+        Response.Headers.CacheControl = "no-store";
+        await exposition.WriteAsync(Response.Body, cancellationToken).ConfigureAwait(false);
+        return new EmptyResult();
     }
 
     private ObjectResult Health(int status, object body)

@@ -92,7 +92,7 @@ public sealed partial class ReadinessProbe(
         var attempt = ping(cts.Token);
         try
         {
-            // WaitAsync bounds clients that ignore cancellation (StackExchange.Redis 1.x).
+            // The check's own bound, shorter than the clients' timeouts (Redis ignores cancellation).
             await attempt.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var slow = elapsed > _options.SlowResponseMilliseconds;
@@ -127,8 +127,7 @@ public sealed partial class ReadinessProbe(
         _ = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private Task PingRedisAsync(CancellationToken cancellationToken) =>
-        Task.Run(() => redis.ExecuteAsync("PING", db => db.PingAsync()), cancellationToken);
+    private Task PingRedisAsync(CancellationToken cancellationToken) => redis.ExecuteAsync("PING", db => db.PingAsync());
 
     private static void Observe(Task abandoned) =>
         abandoned.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);

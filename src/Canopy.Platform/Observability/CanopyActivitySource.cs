@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Canopy.Platform.Observability;
 
-/// <summary>Canopy's own spans (Redis calls, workers), exported with the framework's.</summary>
+/// <summary>Canopy's own spans (workers, jobs, event deliveries), exported with the instrumentation packages' spans.</summary>
 public static class CanopyActivitySource
 {
     public const string Name = "Canopy";

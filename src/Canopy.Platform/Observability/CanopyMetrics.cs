@@ -1,10 +1,12 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Reflection;
 
 namespace Canopy.Platform.Observability;
 
-/// <summary>Canopy's own instruments, on the "Canopy" meter exported at /metrics.</summary>
+/// <summary>
+/// Canopy's own instruments, on the "Canopy" meter exported at /metrics, where the meter's name
+/// prefixes each instrument's (<c>dead_letters</c> is <c>canopy_dead_letters</c>).
+/// </summary>
 public sealed class CanopyMetrics : IDisposable
 {
     public const string MeterName = "Canopy";
@@ -14,10 +16,10 @@ public sealed class CanopyMetrics : IDisposable
         ?? "unknown";
 
     private readonly Meter _meter;
-    private readonly Counter<long> _problems;
     private readonly Counter<long> _unhandled;
     private readonly Histogram<double> _redis;
     private readonly Counter<long> _slowQueries;
+    private readonly Counter<long> _redisBreaks;
     private readonly Histogram<double> _jobs;
     private readonly Histogram<double> _eventLatency;
     private readonly Counter<long> _deliveries;
@@ -30,22 +32,23 @@ public sealed class CanopyMetrics : IDisposable
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _meter = meterFactory.Create(MeterName, Version);
-        _problems = _meter.CreateCounter<long>("canopy.problems", "{problem}", "Problem responses by problem type and status.");
-        _unhandled = _meter.CreateCounter<long>("canopy.unhandled_exceptions", "{exception}", "Exceptions nothing handled, by where they were caught.");
-        _redis = _meter.CreateHistogram<double>("canopy.redis.command.duration", "s", "Duration of Redis commands.",
+        _unhandled = _meter.CreateCounter<long>("unhandled_exceptions", "{exception}", "Exceptions nothing handled, by where they were caught.");
+        _redis = _meter.CreateHistogram<double>("redis.command.duration", "s", "Duration of Redis commands.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
-        _slowQueries = _meter.CreateCounter<long>("canopy.db.slow_queries", "{query}", "SQL statements slower than the slow-query threshold.");
+        _redisBreaks = _meter.CreateCounter<long>("redis.circuit_opened", "{opening}",
+            "Times the Redis circuit breaker opened: Redis kept failing and calls were skipped for a while.");
+        _slowQueries = _meter.CreateCounter<long>("db.slow_queries", "{query}", "SQL statements slower than the slow-query threshold.");
 
-        _jobs = _meter.CreateHistogram<double>("canopy.jobs.duration", "s", "Duration of job runs by queue and outcome.");
-        _eventLatency = _meter.CreateHistogram<double>("canopy.events.latency", "s", "Time from an event's commit to its handling, by subscriber.",
+        _jobs = _meter.CreateHistogram<double>("jobs.duration", "s", "Duration of job runs by queue and outcome.");
+        _eventLatency = _meter.CreateHistogram<double>("events.latency", "s", "Time from an event's commit to its handling, by subscriber.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
-        _deliveries = _meter.CreateCounter<long>("canopy.events.deliveries", "{delivery}", "Event deliveries by subscriber and outcome.");
-        _rateLimitFallbacks = _meter.CreateCounter<long>("canopy.rate_limit.local_checks", "{check}",
+        _deliveries = _meter.CreateCounter<long>("events.deliveries", "{delivery}", "Event deliveries by subscriber and outcome.");
+        _rateLimitFallbacks = _meter.CreateCounter<long>("rate_limit.local_checks", "{check}",
             "Rate-limit checks made in this instance's memory because Redis did not answer.");
-        _rateLimited = _meter.CreateCounter<long>("canopy.rate_limit.refusals", "{request}", "Requests refused with 429, by rate-limit tier.");
-        _undocumented = _meter.CreateCounter<long>("canopy.contract.undocumented_responses", "{response}",
+        _rateLimited = _meter.CreateCounter<long>("rate_limit.refusals", "{request}", "Requests refused with 429, by rate-limit tier.");
+        _undocumented = _meter.CreateCounter<long>("contract.undocumented_responses", "{response}",
             "Responses whose status or media type the operation does not document in the spec (checked outside production).");
-        _meter.CreateObservableGauge("canopy.dead_letters", () => _deadLetters.Select(d => new Measurement<long>(d.Count,
+        _meter.CreateObservableGauge("dead_letters", () => _deadLetters.Select(d => new Measurement<long>(d.Count,
             new KeyValuePair<string, object?>("queue", d.Queue), new KeyValuePair<string, object?>("status", d.Status))),
             "{letter}", "Dead letters waiting for triage (OPEN and HELD), by queue.");
 
@@ -53,15 +56,10 @@ public sealed class CanopyMetrics : IDisposable
         _unhandled.Add(0, new KeyValuePair<string, object?>("source", "http"));
         _slowQueries.Add(0);
         _rateLimitFallbacks.Add(0);
-        _meter.CreateObservableGauge("canopy.build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
+        _redisBreaks.Add(0);
+        _meter.CreateObservableGauge("build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
             "{build}", "Build information of the running service.");
-        var started = Process.GetCurrentProcess().StartTime.ToUniversalTime();
-        _meter.CreateObservableGauge("process.start_time", () => new DateTimeOffset(started).ToUnixTimeMilliseconds() / 1000.0,
-            "s", "Start time of the process since the Unix epoch.");
     }
-
-    public void Problem(string problemType, int status) =>
-        _problems.Add(1, new KeyValuePair<string, object?>("problem_type", problemType), new KeyValuePair<string, object?>("status", status));
 
     public void UnhandledException(string source) =>
         _unhandled.Add(1, new KeyValuePair<string, object?>("source", source));
@@ -70,6 +68,8 @@ public sealed class CanopyMetrics : IDisposable
         _redis.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("outcome", failed ? "error" : "ok"));
 
     public void SlowQuery() => _slowQueries.Add(1);
+
+    public void RedisBreakerOpened() => _redisBreaks.Add(1);
 
     public void RateLimitFallback() => _rateLimitFallbacks.Add(1);
 

@@ -6,7 +6,9 @@ namespace Canopy.Platform.Postgres;
 /// <summary>
 /// Reads the connection-pool gauges Npgsql publishes on its "Npgsql" meter
 /// (<c>db.client.connection.count</c> by state, <c>db.client.connection.max</c>), so readiness
-/// and metrics see the pool as Npgsql itself counts it.
+/// and metrics see the pool as Npgsql itself counts it. Npgsql's count is republished as
+/// <c>db.pool.connections</c> on the Canopy meter (<c>canopy_db_pool_connections</c>): under
+/// its own name it would end in <c>_count</c>, which Prometheus keeps for histograms.
 /// </summary>
 public sealed class PostgresPoolMonitor : IDisposable
 {
@@ -19,8 +21,14 @@ public sealed class PostgresPoolMonitor : IDisposable
     private readonly ConcurrentDictionary<(string Pool, string Measure), long> _values = new();
     private readonly Lock _gate = new();
 
-    public PostgresPoolMonitor()
+    public PostgresPoolMonitor(IMeterFactory meterFactory)
     {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        meterFactory.Create(Observability.CanopyMetrics.MeterName, Observability.CanopyMetrics.Version).CreateObservableGauge(
+            "db.pool.connections",
+            Connections,
+            "{connection}",
+            "Connections of each PostgreSQL pool, by state (used, idle), as Npgsql counts them.");
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == "Npgsql" && instrument.Name is CountInstrument or MaxInstrument)
@@ -38,18 +46,45 @@ public sealed class PostgresPoolMonitor : IDisposable
     {
         lock (_gate)
         {
-            foreach (var key in _values.Keys.Where(k => k.Pool == poolName))
-            {
-                _values[key] = 0;
-            }
-
-            _listener.RecordObservableInstruments();
-            return new PoolUsage(
-                _values.GetValueOrDefault((poolName, "used")),
-                _values.GetValueOrDefault((poolName, "idle")),
-                _values.GetValueOrDefault((poolName, "max")));
+            Refresh();
+            return Usage(poolName);
         }
     }
+
+    private IEnumerable<Measurement<long>> Connections()
+    {
+        List<Measurement<long>> measurements = [];
+        lock (_gate)
+        {
+            Refresh();
+            foreach (var pool in _values.Keys.Select(k => k.Pool).Distinct())
+            {
+                var usage = Usage(pool);
+                measurements.Add(Measure(usage.InUse, pool, "used"));
+                measurements.Add(Measure(usage.Idle, pool, "idle"));
+            }
+        }
+
+        return measurements;
+
+        static Measurement<long> Measure(long value, string pool, string state) =>
+            new(value, new KeyValuePair<string, object?>(PoolTag, pool), new KeyValuePair<string, object?>(StateTag, state));
+    }
+
+    private void Refresh()
+    {
+        foreach (var key in _values.Keys)
+        {
+            _values[key] = 0;
+        }
+
+        _listener.RecordObservableInstruments();
+    }
+
+    private PoolUsage Usage(string pool) => new(
+        _values.GetValueOrDefault((pool, "used")),
+        _values.GetValueOrDefault((pool, "idle")),
+        _values.GetValueOrDefault((pool, "max")));
 
     public void Dispose() => _listener.Dispose();
 

@@ -10,8 +10,15 @@ public static class ProblemFactory
 {
     public const string MediaType = "application/problem+json";
 
-    /// <summary>The problem type of the current response, for metrics and request logs.</summary>
+    /// <summary>The problem type of the current response, for the request log.</summary>
     public const string ProblemTypeItem = "canopy.problem-type";
+
+    /// <summary>
+    /// The tag that ASP.NET Core's request-duration histogram gets for a problem answer, so
+    /// problems are counted by type and status with every other request
+    /// (<c>…http_server_request_duration_count{problem_type="not-found"}</c>).
+    /// </summary>
+    public const string MetricTag = "problem_type";
 
     public static ProblemDetails Create(HttpContext context, ProblemType type, string? detail = null, IReadOnlyList<FieldError>? errors = null)
     {
@@ -43,6 +50,16 @@ public static class ProblemFactory
         problem.Extensions.Remove("traceId");
         problem.Extensions.Remove("requestId");
         context.Items[ProblemTypeItem] = type.Slug;
+        if (context.Features.Get<IHttpMetricsTagsFeature>()?.Tags is { } tags)
+        {
+            // A problem can be completed twice (made here, then written by the problem service).
+            foreach (var earlier in tags.Where(t => t.Key == MetricTag).ToList())
+            {
+                tags.Remove(earlier);
+            }
+
+            tags.Add(new KeyValuePair<string, object?>(MetricTag, type.Slug));
+        }
     }
 
     public static ObjectResult Result(HttpContext context, ProblemType type, string? detail = null) =>

@@ -2,69 +2,94 @@ using System.Diagnostics;
 using Canopy.Platform.Observability;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
 using StackExchange.Redis;
 
 namespace Canopy.Platform.Redis;
 
 /// <summary>
-/// The process-wide Redis multiplexer. It is created without aborting on a failed first
-/// connect, so the service starts while Redis is down and reconnects when it comes back;
-/// readiness reports the outage meanwhile.
+/// The process-wide Redis multiplexer, behind a circuit breaker. The multiplexer is created
+/// without aborting on a failed first connect, so the service starts while Redis is down and
+/// reconnects when it comes back; while it is disconnected, commands fail at once instead of
+/// queueing. When calls keep failing (Redis stopped, stalled or refusing), the breaker opens and
+/// every call fails at once for <see cref="RedisOptions.BreakSeconds"/>, so the callers'
+/// fallbacks (per-instance rate limits, the PostgreSQL idempotency guard, fail-closed sign-in
+/// checks) answer without waiting a timeout each; then one call tests Redis again.
 /// </summary>
 public sealed partial class RedisConnection : IDisposable
 {
     private readonly Lazy<ConnectionMultiplexer> _multiplexer;
+    private readonly ResiliencePipeline _breaker;
     private readonly ILogger<RedisConnection> _logger;
     private readonly CanopyMetrics _metrics;
-    private readonly TimeSpan _timeout;
 
-    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger, CanopyMetrics metrics)
+    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger, CanopyMetrics metrics, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
         _metrics = metrics;
-        _timeout = TimeSpan.FromMilliseconds(options.Value.TimeoutMilliseconds);
-        var configuration = ConfigurationOptions.Parse(options.Value.Configuration);
+        var settings = options.Value;
+        var configuration = ConfigurationOptions.Parse(settings.Configuration);
         configuration.AbortOnConnectFail = false;
-        configuration.ConnectTimeout = options.Value.TimeoutMilliseconds;
-        configuration.SyncTimeout = options.Value.TimeoutMilliseconds;
+        configuration.ConnectTimeout = settings.TimeoutMilliseconds;
+        configuration.SyncTimeout = settings.TimeoutMilliseconds;
+        configuration.AsyncTimeout = settings.TimeoutMilliseconds;
+        configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.ClientName ??= "canopy";
         _multiplexer = new Lazy<ConnectionMultiplexer>(() => Connect(configuration));
+        _breaker = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = settings.BreakAfterFailures,
+                SamplingDuration = TimeSpan.FromSeconds(10),
+                BreakDuration = TimeSpan.FromSeconds(settings.BreakSeconds),
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(RedisUnavailableException.Is),
+                OnOpened = args =>
+                {
+                    LogBreakerOpened(_logger, args.BreakDuration.TotalSeconds, args.Outcome.Exception);
+                    _metrics.RedisBreakerOpened();
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    LogBreakerClosed(_logger);
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
     }
+
+    public ConnectionMultiplexer Multiplexer => _multiplexer.Value;
 
     public IDatabase Database => _multiplexer.Value.GetDatabase();
 
     public bool IsConnected => _multiplexer.Value.IsConnected;
 
     /// <summary>
-    /// Runs one Redis command (or Lua script) with a span and a latency measurement; every
-    /// Redis call of Canopy goes through here so its latency is visible at /metrics.
+    /// Runs one Redis command (or Lua script) through the breaker, measuring its latency; every
+    /// Redis call of Canopy goes through here so its latency is visible at /metrics. Throws an
+    /// exception for which <see cref="RedisUnavailableException.Is"/> holds when Redis cannot answer.
     /// </summary>
     public async Task<T> ExecuteAsync<T>(string command, Func<IDatabase, Task<T>> call)
     {
         ArgumentNullException.ThrowIfNull(call);
-        using var activity = CanopyActivitySource.Instance.StartActivity("redis " + command, ActivityKind.Client);
-        activity?.SetTag("db.system.name", "redis");
-        activity?.SetTag("db.operation.name", command);
         var started = Stopwatch.GetTimestamp();
         var failed = false;
         try
         {
-            // This client enforces its timeout on synchronous calls only: a stalled Redis must
-            // not stall the request that waits on it.
-            try
-            {
-                return await call(Database).WaitAsync(_timeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException ex)
-            {
-                throw new RedisUnavailableException($"Redis did not answer {command} within {_timeout.TotalMilliseconds:F0} ms.", ex);
-            }
+            return await _breaker.ExecuteAsync(static async (state, _) => await state.call(state.Database).ConfigureAwait(false), (call, Database))
+                .ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (BrokenCircuitException ex)
         {
             failed = true;
-            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            throw new RedisUnavailableException($"Redis is failing; {command} was not sent while the circuit is open.", ex);
+        }
+        catch
+        {
+            failed = true;
             throw;
         }
         finally
@@ -102,9 +127,15 @@ public sealed partial class RedisConnection : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not reachable at start-up; the service runs and keeps reconnecting")]
     private static partial void LogStartedDisconnected(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Redis keeps failing: calls are skipped for {break_seconds} s, fallbacks answer meanwhile")]
+    private static partial void LogBreakerOpened(ILogger logger, double break_seconds, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis answers again: the circuit is closed")]
+    private static partial void LogBreakerClosed(ILogger logger);
 }
 
-/// <summary>Redis did not answer in time (the client enforces no timeout on asynchronous calls).</summary>
+/// <summary>Redis cannot answer now: it is unreachable, stalled, refusing, or its circuit is open.</summary>
 public sealed class RedisUnavailableException : Exception
 {
     public RedisUnavailableException()

@@ -14,4 +14,12 @@ public sealed class RedisOptions
     /// <summary>Milliseconds a connect or a command may take.</summary>
     [Range(100, 60_000)]
     public int TimeoutMilliseconds { get; set; } = 2_000;
+
+    /// <summary>Calls within 10 s, at least half of them failed, before the circuit opens.</summary>
+    [Range(2, 1_000)]
+    public int BreakAfterFailures { get; set; } = 4;
+
+    /// <summary>Seconds the open circuit skips Redis before one call tests it again.</summary>
+    [Range(1, 300)]
+    public int BreakSeconds { get; set; } = 5;
 }

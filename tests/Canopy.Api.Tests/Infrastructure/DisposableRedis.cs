@@ -50,10 +50,28 @@ internal sealed class DisposableRedis : IDisposable
         WaitUntil(accepting: false);
     }
 
+    /// <summary>Stops the server process (SIGSTOP): connections stay open and nothing answers, as when a host stalls.</summary>
+    public void Freeze() => Signal("STOP");
+
+    /// <summary>Lets a frozen server run again (SIGCONT).</summary>
+    public void Thaw() => Signal("CONT");
+
     public void Dispose()
     {
+        if (_process is { HasExited: false })
+        {
+            Thaw();
+        }
+
         Stop();
         Directory.Delete(_directory, recursive: true);
+    }
+
+    private void Signal(string signal)
+    {
+        var pid = (_process ?? throw new InvalidOperationException("redis-server is not running.")).Id;
+        using var kill = Process.Start("kill", $"-{signal} {pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        kill.WaitForExit();
     }
 
     private void WaitUntil(bool accepting)

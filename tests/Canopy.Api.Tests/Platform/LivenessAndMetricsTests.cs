@@ -63,7 +63,7 @@ public sealed class LivenessAndMetricsTests
         var text = await response.Content.ReadAsStringAsync();
         Assert.Contains("# TYPE canopy_build_info gauge", text, StringComparison.Ordinal);
         Assert.Contains("canopy_build_info{version=\"1.0.0\"} 1", text, StringComparison.Ordinal);
-        Assert.Contains($"db_client_connection_max{{db_client_connection_pool_name=\"{factory.PoolName}\"}} 50", text, StringComparison.Ordinal);
+        Assert.Contains($"npgsql_db_client_connection_max{{db_client_connection_pool_name=\"{factory.PoolName}\"}} 50", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -70,7 +70,7 @@ public sealed class ObservabilityTests
         Assert.Equal("testUndocumented", line.GetProperty("OperationId").GetString());
         Assert.Equal(202, line.GetProperty("Status").GetInt32());
         Assert.Equal(["testUndocumented GET /test-only/undocumented answered 202 (no body)"], await File.ReadAllLinesAsync(report));
-        Assert.Matches("canopy_contract_undocumented_responses_total\\{operation=\"testUndocumented\",status=\"202\"\\} 1", await ScrapeAsync(client));
+        Assert.Matches("canopy_contract_undocumented_responses\\{operation=\"testUndocumented\",status=\"202\"\\} 1", await ScrapeAsync(client));
         File.Delete(report);
     }
 
@@ -130,14 +130,15 @@ public sealed class ObservabilityTests
 
         var text = await ScrapeAsync(client);
 
-        Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text, StringComparison.Ordinal);
-        Assert.Matches("http_server_request_duration_seconds_bucket\\{[^}]*http_response_status_code=\"200\"[^}]*http_route=\"health/ready\"[^}]*le=\"\\+Inf\"\\} 1", text);
-        Assert.Contains("# TYPE http_server_active_requests gauge", text, StringComparison.Ordinal);
-        Assert.Matches($"db_client_connection_max\\{{db_client_connection_pool_name=\"{factory.PoolName}\"\\}} 50", text);
-        Assert.Matches("db_client_connections\\{[^}]*db_client_connection_state=\"used\"[^}]*\\}", text);
-        Assert.Matches("canopy_redis_command_duration_seconds_count\\{command=\"PING\",outcome=\"ok\"\\} [1-9]", text);
-        Assert.Matches("canopy_problems_total\\{problem_type=\"not-found\",status=\"404\"\\} [1-9]", text);
-        Assert.Contains("dotnet_gc_collections_total", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE microsoft_aspnetcore_hosting_http_server_request_duration histogram", text, StringComparison.Ordinal);
+        Assert.Matches("microsoft_aspnetcore_hosting_http_server_request_duration_bucket\\{[^}]*http_response_status_code=\"200\"[^}]*http_route=\"health/ready\"[^}]*le=\"\\+Inf\"\\} 1", text);
+        Assert.Contains("# TYPE microsoft_aspnetcore_hosting_http_server_active_requests gauge", text, StringComparison.Ordinal);
+        Assert.Matches($"npgsql_db_client_connection_max\\{{db_client_connection_pool_name=\"{factory.PoolName}\"\\}} 50", text);
+        Assert.Matches($"canopy_db_pool_connections\\{{db_client_connection_pool_name=\"{factory.PoolName}\",db_client_connection_state=\"used\"\\}} 0", text);
+        Assert.Matches("canopy_redis_command_duration_count\\{command=\"PING\",outcome=\"ok\"\\} [1-9]", text);
+        // Problems are counted by the request-duration histogram, tagged with their type.
+        Assert.Matches("microsoft_aspnetcore_hosting_http_server_request_duration_count\\{[^}]*http_response_status_code=\"404\"[^}]*problem_type=\"not-found\"[^}]*\\} [1-9]", text);
+        Assert.Contains("system_runtime_dotnet_gc_collections", text, StringComparison.Ordinal);
         Assert.Contains("process_start_time_seconds", text, StringComparison.Ordinal);
         Assert.Contains("canopy_build_info{version=\"1.0.0\"} 1", text, StringComparison.Ordinal);
     }
@@ -186,7 +187,7 @@ public sealed class ObservabilityTests
 
     private static double UnhandledCount(string exposition)
     {
-        var series = System.Text.RegularExpressions.Regex.Match(exposition, "canopy_unhandled_exceptions_total\\{source=\"http\"\\} (\\S+)");
+        var series = System.Text.RegularExpressions.Regex.Match(exposition, "canopy_unhandled_exceptions\\{source=\"http\"\\} (\\S+)");
         return series.Success ? double.Parse(series.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 

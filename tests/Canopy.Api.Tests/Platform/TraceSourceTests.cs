@@ -48,6 +48,7 @@ public sealed class TraceSourceTests
         var sources = seen.Select(s => s.Source).ToHashSet();
         Assert.Contains("Microsoft.AspNetCore", sources);
         Assert.Contains("Npgsql", sources);
-        Assert.Contains(seen, s => s.Source == "Canopy" && s.Name.StartsWith("redis ", StringComparison.Ordinal));
+        // The revocation check (MGET) and the rate limit (EVAL), by the Redis instrumentation.
+        Assert.Contains(seen, s => s.Source == "OpenTelemetry.Instrumentation.StackExchangeRedis" && s.Name == "MGET");
     }
 }

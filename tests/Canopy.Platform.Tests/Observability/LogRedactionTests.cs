@@ -9,7 +9,7 @@ public sealed class LogRedactionTests
     public void Given_an_event_holding_every_kind_of_secret_Then_the_json_line_hides_them_all_and_keeps_the_rest()
     {
         var output = new StringWriter();
-        using (var logger = CanopyLogging.CreateLogger(new LogOutput(output, buffered: false)))
+        using (var logger = CanopyLogging.Configure(new Serilog.LoggerConfiguration(), new LogOutput(output, buffered: false)).CreateLogger())
         {
             var request = new
             {

@@ -12,12 +12,13 @@ public sealed class ResilientWorkerTests
     public async Task Given_a_loop_that_throws_twice_Then_it_backs_off_counts_the_failures_and_keeps_running_until_stopped()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var metrics = new CanopyMetrics(services.GetRequiredService<IMeterFactory>());
+        var factory = services.GetRequiredService<IMeterFactory>();
+        using var metrics = new CanopyMetrics(factory);
         long counted = 0;
         using var listener = new MeterListener();
         listener.InstrumentPublished = (i, l) =>
         {
-            if (i.Name == "canopy.unhandled_exceptions")
+            if (ReferenceEquals(i.Meter.Scope, factory) && i.Meter.Name == CanopyMetrics.MeterName && i.Name == "unhandled_exceptions")
             {
                 l.EnableMeasurementEvents(i);
             }

@@ -26,7 +26,7 @@ internal static class PolicyBench
             ["ConnectionStrings:Redis"] = $"127.0.0.1:{Env("CANOPY_REDIS_TEST_PORT")},password={Env("CANOPY_REDIS_PASSWORD")}",
             ["Migrations:ApplyAtStartup"] = "true",
             ["Runtime:Role"] = "api",
-            ["Logging:LogLevel:Default"] = "Warning",
+            ["Serilog:MinimumLevel:Default"] = "Warning",
             ["Conformance:Enabled"] = "false",
         });
         host.UseKestrel(port);

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using Canopy.Api.Tests.Identity;
+using Canopy.Api.Tests.Infrastructure;
+
+namespace Canopy.Api.Tests.Platform;
+
+public sealed class RedisOutageTests
+{
+    private const string ScrapeToken = "redis-outage-scrape-token";
+
+    /// <summary>
+    /// A stalled Redis (the process stopped with SIGSTOP: connections open, nothing answers) is the
+    /// case that costs a timeout per call. Once the circuit opens, the fallbacks answer at once:
+    /// rate limits per instance, the sign-in check failing closed, idempotency guarded by PostgreSQL.
+    /// </summary>
+    [Fact]
+    public async Task Given_redis_stalls_When_the_circuit_has_opened_Then_each_next_request_answers_in_under_100_ms_and_all_recovers_when_redis_returns()
+    {
+        using var redis = new DisposableRedis();
+        var logs = new CapturedLogs();
+        await using var factory = new CanopyApiFactory(
+            new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Redis"] = redis.ConnectionString,
+                ["Redis:TimeoutMilliseconds"] = "1500",
+                ["Redis:BreakAfterFailures"] = "4",
+                ["Redis:BreakSeconds"] = "2",
+                ["Health:CheckTimeoutMilliseconds"] = "3000",
+                ["Metrics:ScrapeToken"] = ScrapeToken,
+            },
+            logs.InstallInto);
+        var api = new IdentityApi(factory.CreateClient());
+        var account = await api.NewAccountAsync();
+        var tokens = await api.TokensAsync(account.Email);
+
+        redis.Freeze();
+        // The calls that find out: each waits its timeout, then its fallback answers.
+        var tripping = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => api.Client.GetAsync(new Uri("/api/v1/auth/jwks", UriKind.Relative))));
+        Assert.All(tripping, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        await logs.WaitForAsync(l => l.GetProperty("message").GetString()!.Contains("Redis keeps failing", StringComparison.Ordinal), "about the open circuit");
+
+        for (var i = 0; i < 20; i++)
+        {
+            var started = Stopwatch.StartNew();
+            using var jwks = await api.Client.GetAsync(new Uri("/api/v1/auth/jwks", UriKind.Relative));
+            var elapsed = started.Elapsed;
+            Assert.Equal(HttpStatusCode.OK, jwks.StatusCode);
+            Assert.True(jwks.Headers.Contains("RateLimit"), "the per-instance rate limit still answers with its headers");
+            Assert.True(elapsed < TimeSpan.FromMilliseconds(100), $"request {i} took {elapsed.TotalMilliseconds:F0} ms");
+        }
+
+        // Revocation cannot be checked: signed-in operations fail closed, at once.
+        var me = Stopwatch.StartNew();
+        using (var refused = await api.GetAsync("/api/v1/me", tokens.Access))
+        {
+            Assert.True(me.Elapsed < TimeSpan.FromMilliseconds(100), $"getMe took {me.Elapsed.TotalMilliseconds:F0} ms");
+            await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "service-unavailable");
+        }
+
+        // An idempotent write still takes effect exactly once (the PostgreSQL claim), without waiting for Redis.
+        var key = Guid.NewGuid().ToString();
+        var organisation = "Stalled Redis Farms " + key;
+        var body = new { organization_name = organisation, email = IdentityApi.NewEmail(), password = IdentityApi.Password, display_name = "Ana Lima" };
+        var write = Stopwatch.StartNew();
+        using var created = await api.PostAsync("/api/v1/sign-ups", body, idempotencyKey: key);
+        using var replayed = await api.PostAsync("/api/v1/sign-ups", body, idempotencyKey: key);
+        Assert.True(write.Elapsed < TimeSpan.FromMilliseconds(1500), $"two sign-ups took {write.Elapsed.TotalMilliseconds:F0} ms: one waited for Redis");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, replayed.StatusCode);
+        Assert.Equal("true", replayed.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.tenants WHERE name = $1", organisation));
+
+        using (var ready = await api.Client.GetAsync(new Uri("/health/ready", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            var checks = (await IdentityApi.Json(ready)).GetProperty("checks");
+            Assert.Equal("fail", checks.GetProperty("redis:responseTime")[0].GetProperty("status").GetString());
+            Assert.Equal("pass", checks.GetProperty("postgres:responseTime")[0].GetProperty("status").GetString());
+        }
+
+        using (var scrape = new HttpRequestMessage(HttpMethod.Get, "/metrics"))
+        {
+            scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ScrapeToken);
+            using var metrics = await api.Client.SendAsync(scrape);
+            Assert.Matches("canopy_redis_circuit_opened [1-9]", await metrics.Content.ReadAsStringAsync());
+        }
+
+        redis.Thaw();
+        await EventuallyAsync(async () =>
+        {
+            using var back = await api.GetAsync("/api/v1/me", tokens.Access);
+            return back.StatusCode == HttpStatusCode.OK;
+        });
+        using var readyAgain = await api.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        Assert.Fail("Redis came back, but the service did not use it again within 20 s.");
+    }
+}
