@@ -341,6 +341,7 @@ Task("UnitTests")
     DotNetTests("tests/Canopy.Identity.Tests/Canopy.Identity.Tests.csproj", "identity-unit-tests", coverage: true);
     DotNetTests("tests/Canopy.Fleet.Tests/Canopy.Fleet.Tests.csproj", "fleet-unit-tests", coverage: true);
     DotNetTests("tests/Canopy.BreakingChanges.Tests/Canopy.BreakingChanges.Tests.csproj", "breaking-change-rules");
+    DotNetTests("tests/Canopy.Architecture.Tests/Canopy.Architecture.Tests.csproj", "module-isolation");
 });
 
 Task("IntegrationTests")

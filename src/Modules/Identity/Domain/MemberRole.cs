@@ -37,22 +37,4 @@ internal static class MemberRoles
         TryParse(name, out var role) ? role : throw new FormatException($"Unknown role '{name}'.");
 
     public static bool Includes(this MemberRole held, MemberRole needed) => held >= needed;
-
-    public static MemberRole FromContract(Contracts.Role role) => role switch
-    {
-        Contracts.Role.Owner => MemberRole.Owner,
-        Contracts.Role.Admin => MemberRole.Admin,
-        Contracts.Role.Operator => MemberRole.Operator,
-        Contracts.Role.Viewer => MemberRole.Viewer,
-        _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
-    };
-
-    public static Contracts.Role ToContract(this MemberRole role) => role switch
-    {
-        MemberRole.Owner => Contracts.Role.Owner,
-        MemberRole.Admin => Contracts.Role.Admin,
-        MemberRole.Operator => Contracts.Role.Operator,
-        MemberRole.Viewer => Contracts.Role.Viewer,
-        _ => throw new ArgumentOutOfRangeException(nameof(role), role, null),
-    };
 }

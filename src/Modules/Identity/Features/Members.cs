@@ -66,7 +66,7 @@ internal sealed class Members(
     {
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(request);
-        var role = MemberRoles.FromContract(request.Role);
+        var role = RoleContract.FromContract(request.Role);
         Require(new CannotActAboveOwnRoleRule(caller.Role, role), ProblemTypes.Forbidden);
         var index = pii.EmailIndex(request.Email);
         var now = time.GetUtcNow();
@@ -169,7 +169,7 @@ internal sealed class Members(
     public async Task<Member> ChangeRoleAsync(AccessTokenSubject caller, Guid memberId, Role newRole, IPAddress? address, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        var role = MemberRoles.FromContract(newRole);
+        var role = RoleContract.FromContract(newRole);
         var now = time.GetUtcNow();
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         // First: a key that already took effect stops here, before any effect or integrity check.
