@@ -35,7 +35,6 @@ const exposed = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE ')).
 const rules = readFileSync('ops/alerts.yaml', 'utf8');
 const expressions = [...rules.matchAll(/expr: \|?\n?([\s\S]*?)\n\s+(?:for|labels):/g)].map((m) => m[1]).join('\n');
 const used = new Set([...expressions.matchAll(/\b((?:microsoft|npgsql|system|canopy|dotnet|process)_[a-z0-9_]+)\b/g)].map((m) => m[1])
-  .filter((name) => !/^(db_client_connection_(pool_name|state)|http_response_status_code|http_route)$/.test(name))
   .map((name) => name.replace(/_(bucket|sum|count)$/, (suffix) => (exposed.has(name.replace(/_(bucket|sum|count)$/, '')) ? '' : suffix))));
 for (const name of used) {
   if (exposed.has(name)) continue;

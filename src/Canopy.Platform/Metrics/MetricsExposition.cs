@@ -27,6 +27,9 @@ public sealed class MetricsExposition : IDisposable
         {
             Registry = Registry,
             MetricFactory = Prometheus.Metrics.WithCustomRegistry(Registry),
+            // prometheus-net deletes a series unchanged for 5 minutes by default, one day at most;
+            // the counts alerts watch are observed at every scrape (CanopyMetrics), so they stay.
+            MetricsExpireAfter = TimeSpan.FromDays(1),
             InstrumentFilterPredicate = instrument => Meters.Contains(instrument.Meter.Name) && BelongsTo(instrument, meterFactory) && !CountNamed(instrument),
             // The instrument's own bucket advice where it gives one (ASP.NET Core's durations, Canopy's).
             ResolveHistogramBuckets = instrument => Buckets(instrument) ?? DefaultBuckets,

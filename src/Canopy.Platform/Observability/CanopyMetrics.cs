@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Reflection;
 
@@ -16,34 +17,40 @@ public sealed class CanopyMetrics : IDisposable
         ?? "unknown";
 
     private readonly Meter _meter;
-    private readonly Counter<long> _unhandled;
     private readonly Histogram<double> _redis;
-    private readonly Counter<long> _slowQueries;
-    private readonly Counter<long> _redisBreaks;
     private readonly Histogram<double> _jobs;
     private readonly Histogram<double> _eventLatency;
     private readonly Counter<long> _deliveries;
-    private readonly Counter<long> _rateLimitFallbacks;
     private readonly Counter<long> _rateLimited;
     private readonly Counter<long> _undocumented;
     private volatile IReadOnlyList<(string Queue, string Status, long Count)> _deadLetters = [];
+
+    // The counts alerts watch are kept here and observed at each scrape, so their series exist
+    // from the start (at 0) and are refreshed by every scrape: prometheus-net drops a series
+    // that has not changed for a day, and a counter that reappeared at 1 would never show an
+    // increase() to its alert.
+    private readonly ConcurrentDictionary<string, long> _unhandled = new(StringComparer.Ordinal) { ["http"] = 0 };
+    private long _slowQueries;
+    private long _redisBreaks;
+    private long _rateLimitFallbacks;
 
     public CanopyMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         _meter = meterFactory.Create(MeterName, Version);
-        _unhandled = _meter.CreateCounter<long>("unhandled_exceptions", "{exception}", "Exceptions nothing handled, by where they were caught.");
+        _meter.CreateObservableCounter("unhandled_exceptions", () => _unhandled.Select(u => new Measurement<long>(u.Value, new KeyValuePair<string, object?>("source", u.Key))),
+            "{exception}", "Exceptions nothing handled, by where they were caught.");
         _redis = _meter.CreateHistogram<double>("redis.command.duration", "s", "Duration of Redis commands.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] });
-        _redisBreaks = _meter.CreateCounter<long>("redis.circuit_opened", "{opening}",
+        _meter.CreateObservableCounter("redis.circuit_opened", () => Interlocked.Read(ref _redisBreaks), "{opening}",
             "Times the Redis circuit breaker opened: Redis kept failing and calls were skipped for a while.");
-        _slowQueries = _meter.CreateCounter<long>("db.slow_queries", "{query}", "SQL statements slower than the slow-query threshold.");
+        _meter.CreateObservableCounter("db.slow_queries", () => Interlocked.Read(ref _slowQueries), "{query}", "SQL statements slower than the slow-query threshold.");
 
         _jobs = _meter.CreateHistogram<double>("jobs.duration", "s", "Duration of job runs by queue and outcome.");
         _eventLatency = _meter.CreateHistogram<double>("events.latency", "s", "Time from an event's commit to its handling, by subscriber.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
         _deliveries = _meter.CreateCounter<long>("events.deliveries", "{delivery}", "Event deliveries by subscriber and outcome.");
-        _rateLimitFallbacks = _meter.CreateCounter<long>("rate_limit.local_checks", "{check}",
+        _meter.CreateObservableCounter("rate_limit.local_checks", () => Interlocked.Read(ref _rateLimitFallbacks), "{check}",
             "Rate-limit checks made in this instance's memory because Redis did not answer.");
         _rateLimited = _meter.CreateCounter<long>("rate_limit.refusals", "{request}", "Requests refused with 429, by rate-limit tier.");
         _undocumented = _meter.CreateCounter<long>("contract.undocumented_responses", "{response}",
@@ -52,26 +59,21 @@ public sealed class CanopyMetrics : IDisposable
             new KeyValuePair<string, object?>("queue", d.Queue), new KeyValuePair<string, object?>("status", d.Status))),
             "{letter}", "Dead letters waiting for triage (OPEN and HELD), by queue.");
 
-        // Series that alerts rely on exist from the start at 0, so rate() has a baseline.
-        _unhandled.Add(0, new KeyValuePair<string, object?>("source", "http"));
-        _slowQueries.Add(0);
-        _rateLimitFallbacks.Add(0);
-        _redisBreaks.Add(0);
         _meter.CreateObservableGauge("build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
             "{build}", "Build information of the running service.");
     }
 
-    public void UnhandledException(string source) =>
-        _unhandled.Add(1, new KeyValuePair<string, object?>("source", source));
+    public void UnhandledException(string source) => _unhandled.AddOrUpdate(source, 1, (_, count) => count + 1);
 
-    public void RedisCommand(string command, TimeSpan duration, bool failed) =>
-        _redis.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("outcome", failed ? "error" : "ok"));
+    /// <summary>A Redis call by outcome: ok, error, or circuit_open (never sent, the circuit was open).</summary>
+    public void RedisCommand(string command, TimeSpan duration, string outcome) =>
+        _redis.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("outcome", outcome));
 
-    public void SlowQuery() => _slowQueries.Add(1);
+    public void SlowQuery() => Interlocked.Increment(ref _slowQueries);
 
-    public void RedisBreakerOpened() => _redisBreaks.Add(1);
+    public void RedisBreakerOpened() => Interlocked.Increment(ref _redisBreaks);
 
-    public void RateLimitFallback() => _rateLimitFallbacks.Add(1);
+    public void RateLimitFallback() => Interlocked.Increment(ref _rateLimitFallbacks);
 
     public void UndocumentedResponse(string operationId, int status) =>
         _undocumented.Add(1, new KeyValuePair<string, object?>("operation", operationId), new KeyValuePair<string, object?>("status", status));

@@ -38,7 +38,8 @@ public static class TelemetryServiceCollectionExtensions
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddNpgsql()
-                    .AddRedisInstrumentation()
+                    // Commands become spans when the instrumentation drains them: each second, not every ten.
+                    .AddRedisInstrumentation(redis => redis.FlushInterval = TimeSpan.FromSeconds(1))
                     .ConfigureRedisInstrumentation((sp, redis) => redis.AddConnection(sp.GetRequiredService<RedisConnection>().Multiplexer))
                     .AddSource(CanopyActivitySource.Name)
                     .SetSampler(new ParentBasedSampler(new AlwaysOnSampler()));

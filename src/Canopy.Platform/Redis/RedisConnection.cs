@@ -24,7 +24,7 @@ public sealed partial class RedisConnection : IDisposable
     private readonly ILogger<RedisConnection> _logger;
     private readonly CanopyMetrics _metrics;
 
-    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger, CanopyMetrics metrics, TimeProvider time)
+    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger, CanopyMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
@@ -38,11 +38,13 @@ public sealed partial class RedisConnection : IDisposable
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         configuration.ClientName ??= "canopy";
         _multiplexer = new Lazy<ConnectionMultiplexer>(() => Connect(configuration));
-        _breaker = new ResiliencePipelineBuilder { TimeProvider = time }
+        // The wall clock, never the service's TimeProvider: a business clock moved by tests must
+        // not freeze the breaker's window or open its circuit for good.
+        _breaker = new ResiliencePipelineBuilder { TimeProvider = TimeProvider.System }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
                 FailureRatio = 0.5,
-                MinimumThroughput = settings.BreakAfterFailures,
+                MinimumThroughput = settings.BreakMinimumCalls,
                 SamplingDuration = TimeSpan.FromSeconds(10),
                 BreakDuration = TimeSpan.FromSeconds(settings.BreakSeconds),
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(RedisUnavailableException.Is),
@@ -76,7 +78,7 @@ public sealed partial class RedisConnection : IDisposable
     {
         ArgumentNullException.ThrowIfNull(call);
         var started = Stopwatch.GetTimestamp();
-        var failed = false;
+        var outcome = "ok";
         try
         {
             return await _breaker.ExecuteAsync(static async (state, _) => await state.call(state.Database).ConfigureAwait(false), (call, Database))
@@ -84,17 +86,17 @@ public sealed partial class RedisConnection : IDisposable
         }
         catch (BrokenCircuitException ex)
         {
-            failed = true;
+            outcome = "circuit_open";
             throw new RedisUnavailableException($"Redis is failing; {command} was not sent while the circuit is open.", ex);
         }
         catch
         {
-            failed = true;
+            outcome = "error";
             throw;
         }
         finally
         {
-            _metrics.RedisCommand(command, Stopwatch.GetElapsedTime(started), failed);
+            _metrics.RedisCommand(command, Stopwatch.GetElapsedTime(started), outcome);
         }
     }
 
@@ -155,9 +157,10 @@ public sealed class RedisUnavailableException : Exception
     /// <summary>Whether an exception means Redis cannot be reached or did not answer.</summary>
     public static bool Is(Exception exception) =>
         exception is RedisUnavailableException or RedisConnectionException or RedisTimeoutException
-        || (exception is RedisServerException server && Unavailable.Any(p => server.Message.StartsWith(p, StringComparison.Ordinal)));
+        || (exception is RedisServerException server && Unavailable.Contains(server.Message.Split(' ', 2)[0], StringComparer.Ordinal));
 
     // Server answers that mean "not now" (restarting, a replica after failover, out of memory,
-    // busy with a script), as opposed to a mistake in the command.
+    // busy with a script), as opposed to a mistake in the command (BUSYGROUP, BUSYKEY): the
+    // error's first word must be one of these.
     private static readonly string[] Unavailable = ["LOADING", "READONLY", "MASTERDOWN", "OOM", "BUSY", "TRYAGAIN", "CLUSTERDOWN"];
 }

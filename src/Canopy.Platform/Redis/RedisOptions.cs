@@ -15,9 +15,12 @@ public sealed class RedisOptions
     [Range(100, 60_000)]
     public int TimeoutMilliseconds { get; set; } = 2_000;
 
-    /// <summary>Calls within 10 s, at least half of them failed, before the circuit opens.</summary>
+    /// <summary>
+    /// The fewest calls within 10 s on which the circuit may open; it opens when at least half
+    /// of the calls in that window found Redis unavailable.
+    /// </summary>
     [Range(2, 1_000)]
-    public int BreakAfterFailures { get; set; } = 4;
+    public int BreakMinimumCalls { get; set; } = 4;
 
     /// <summary>Seconds the open circuit skips Redis before one call tests it again.</summary>
     [Range(1, 300)]

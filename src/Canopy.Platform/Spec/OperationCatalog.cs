@@ -111,7 +111,7 @@ public sealed class OperationCatalog
                     extensions)
                 {
                     Responses = operation.Responses is { Count: > 0 } responses
-                        ? responses.ToDictionary(r => r.Key, r => (IReadOnlyList<string>)[.. r.Value.Content?.Keys ?? []], StringComparer.Ordinal)
+                        ? responses.ToDictionary(r => r.Key, r => MediaTypes(r.Value, $"{verb} {path} {r.Key}"), StringComparer.Ordinal)
                         : null,
                 });
             }
@@ -159,6 +159,11 @@ public sealed class OperationCatalog
                 schema?.Pattern,
                 schema?.Enum is { Count: > 0 } values ? values.Select(Text).ToList() : null);
         }).ToList();
+
+    private static IReadOnlyList<string> MediaTypes(IOpenApiResponse response, string where) =>
+        response is IOpenApiReferenceHolder { UnresolvedReference: true }
+            ? throw new InvalidOperationException($"The response of {where} has an unresolvable reference in the OpenAPI document.")
+            : [.. response.Content?.Keys ?? []];
 
     private static decimal? Decimal(string? value) =>
         value is null ? null : decimal.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture);

@@ -23,7 +23,7 @@ public sealed class ConformanceOptions
 /// <summary>
 /// Checks every answer of a spec operation against the statuses and media types the operation
 /// documents. An undocumented one is logged as an error, counted
-/// (<c>canopy_contract_undocumented_responses_total</c>) and reported, so the spec cannot
+/// (<c>canopy_contract_undocumented_responses</c>) and reported, so the spec cannot
 /// silently lie about what the service returns. Sits outside the exception handler, so the
 /// problems it writes are checked too.
 /// </summary>

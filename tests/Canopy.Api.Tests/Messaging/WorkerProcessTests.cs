@@ -101,7 +101,7 @@ public sealed class WorkerProcessTests
                 UseShellExecute = false,
             };
             start.Environment["ConnectionStrings__Postgres"] = TestServers.PostgresConnectionString;
-            start.Environment["Serilog__MinimumLevel__Default"] = "Warning";
+            start.Environment["Logging__LogLevel__Default"] = "Warning";
             var harness = new Harness(new Process { StartInfo = start });
             harness._process.OutputDataReceived += (_, e) => harness.Append(e.Data);
             harness._process.ErrorDataReceived += (_, e) => harness.Append(e.Data);

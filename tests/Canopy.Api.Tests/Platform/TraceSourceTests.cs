@@ -20,6 +20,8 @@ public sealed class TraceSourceTests
         var seen = new ConcurrentBag<(string Source, string Name)>();
         // The server's own span stops after the response has reached the client.
         var requestSpanStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The Redis instrumentation turns profiled commands into spans when it drains them (each second).
+        var redisSpanStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var listener = new ActivityListener
         {
             ShouldListenTo = source => Canopy.Platform.Observability.TelemetryServiceCollectionExtensions.TraceSources.Contains(source.Name),
@@ -33,6 +35,10 @@ public sealed class TraceSourceTests
                     {
                         requestSpanStopped.TrySetResult();
                     }
+                    else if (activity.Source.Name == "OpenTelemetry.Instrumentation.StackExchangeRedis" && activity.DisplayName == "MGET")
+                    {
+                        redisSpanStopped.TrySetResult();
+                    }
                 }
             },
         };
@@ -45,6 +51,7 @@ public sealed class TraceSourceTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         await requestSpanStopped.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await redisSpanStopped.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var sources = seen.Select(s => s.Source).ToHashSet();
         Assert.Contains("Microsoft.AspNetCore", sources);
         Assert.Contains("Npgsql", sources);

@@ -23,7 +23,17 @@ public sealed class ResilientWorkerTests
                 l.EnableMeasurementEvents(i);
             }
         };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
+        // An observed counter: each observation is the running total.
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag is { Key: "source", Value: "worker:flaky" })
+                {
+                    Interlocked.Exchange(ref counted, value);
+                }
+            }
+        });
         listener.Start();
         using var worker = new FlakyWorker(metrics, failuresFirst: 2);
 
@@ -38,6 +48,7 @@ public sealed class ResilientWorkerTests
         Assert.True(await Task.WhenAny(stopping, Task.Delay(5000)) == stopping, "the worker did not stop");
         Assert.True(worker.Successes >= 3, $"only {worker.Successes} successful iterations");
         Assert.Equal(2, worker.Failures);
+        listener.RecordObservableInstruments();
         Assert.Equal(2, Interlocked.Read(ref counted));
         Assert.Equal(0, worker.ConsecutiveFailures);
     }
