@@ -10,10 +10,6 @@ namespace Canopy.Platform.Observability;
 
 public static class TelemetryServiceCollectionExtensions
 {
-    /// <summary>The activity sources whose spans Canopy records (the instrumentation packages' and its own).</summary>
-    public static readonly string[] TraceSources =
-        ["Microsoft.AspNetCore", "System.Net.Http", "Npgsql", "OpenTelemetry.Instrumentation.StackExchangeRedis", CanopyActivitySource.Name];
-
     /// <summary>
     /// OpenTelemetry traces through the instrumentation packages (exported over OTLP when
     /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; spans are always recorded so trace ids reach logs

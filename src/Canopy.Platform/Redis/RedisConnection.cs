@@ -157,10 +157,11 @@ public sealed class RedisUnavailableException : Exception
     /// <summary>Whether an exception means Redis cannot be reached or did not answer.</summary>
     public static bool Is(Exception exception) =>
         exception is RedisUnavailableException or RedisConnectionException or RedisTimeoutException
-        || (exception is RedisServerException server && Unavailable.Contains(server.Message.Split(' ', 2)[0], StringComparer.Ordinal));
-
-    // Server answers that mean "not now" (restarting, a replica after failover, out of memory,
-    // busy with a script), as opposed to a mistake in the command (BUSYGROUP, BUSYKEY): the
-    // error's first word must be one of these.
-    private static readonly string[] Unavailable = ["LOADING", "READONLY", "MASTERDOWN", "OOM", "BUSY", "TRYAGAIN", "CLUSTERDOWN"];
+        || (exception is RedisServerException server && server.Kind is
+            // Server answers that mean "not now" (restarting, a replica after failover, out of
+            // memory or clients, busy with a script, writes refused), as the client classifies
+            // them, as opposed to a mistake in the command (BUSYGROUP, WRONGTYPE, NOSCRIPT…).
+            RedisErrorKind.Loading or RedisErrorKind.ReadOnly or RedisErrorKind.MasterDown or RedisErrorKind.OutOfMemory
+            or RedisErrorKind.Busy or RedisErrorKind.TryAgain or RedisErrorKind.ClusterDown or RedisErrorKind.MaxClients
+            or RedisErrorKind.Misconfigured or RedisErrorKind.NoReplicas);
 }

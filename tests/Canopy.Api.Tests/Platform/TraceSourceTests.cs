@@ -24,7 +24,7 @@ public sealed class TraceSourceTests
         var redisSpanStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => Canopy.Platform.Observability.TelemetryServiceCollectionExtensions.TraceSources.Contains(source.Name),
+            ShouldListenTo = source => source.Name is "Microsoft.AspNetCore" or "Npgsql" or "OpenTelemetry.Instrumentation.StackExchangeRedis",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity =>
             {

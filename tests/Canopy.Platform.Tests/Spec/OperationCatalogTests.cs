@@ -74,11 +74,20 @@ public sealed class OperationCatalogTests
         Assert.NotEmpty(catalog.ProblemTypes);
     }
 
+    [Theory]
+    [InlineData("paths: { /x: { get: { responses: { '200': { description: ok } } } } }", "GET /x has no operationId")]
+    [InlineData("paths: { /x: { get: { operationId: x, parameters: [ { $ref: '#/components/parameters/Nope' } ] } } }", "A parameter of /x has an unresolvable reference")]
+    [InlineData("paths: { /x: { get: { operationId: x, responses: { '404': { $ref: '#/components/responses/Nope' } } } } }", "The response of GET /x 404 has an unresolvable reference")]
+    public void Given_an_operation_without_operation_id_or_a_dangling_reference_Then_parsing_fails_naming_it(string paths, string named)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => OperationCatalog.Parse("openapi: 3.0.3\ninfo: { title: t, version: 1.0.0 }\n" + paths));
+
+        Assert.Contains(named, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
-    public void Given_an_operation_without_operation_id_or_a_dangling_reference_Then_parsing_fails()
+    public void Given_text_that_is_not_an_openapi_document_Then_parsing_fails()
     {
         Assert.Throws<InvalidOperationException>(() => OperationCatalog.Parse("paths: { /x: { get: {} } }"));
-        Assert.Throws<InvalidOperationException>(() => OperationCatalog.Parse(
-            "paths: { /x: { get: { operationId: x, parameters: [ { $ref: '#/components/parameters/Nope' } ] } } }"));
     }
 }
