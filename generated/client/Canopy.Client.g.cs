@@ -7191,6 +7191,1187 @@ namespace Canopy.Client
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial interface ITelemetryClient
+    {
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Trade a device credential for a device token
+        /// </summary>
+        /// <remarks>
+        /// A device sends its id and the `cdc_…` secret that `registerDevice` or
+        /// <br/>`rotateDeviceCredential` handed out, and gets a device token: an ES256 JWT (`typ`
+        /// <br/>device+jwt, audience `canopy-devices`, at most 15 minutes) naming the device and its
+        /// <br/>organisation. It opens only that device's ingestion channel; member operations refuse it.
+        /// <br/>An unknown device, a wrong secret, a rotated-away credential and a decommissioned device
+        /// <br/>all get the same 401 problem, so the answer never tells which. Every refusal counts
+        /// <br/>toward the `auth` quota of the caller's address and is written to the security log.
+        /// </remarks>
+        /// <returns>The device token.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<DeviceTokenResponse> IssueDeviceTokenAsync(IssueDeviceTokenRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Send a batch of readings
+        /// </summary>
+        /// <remarks>
+        /// Up to 5,000 readings of the device the token names (never a device named in the body).
+        /// <br/>The batch is all or nothing: when any reading is malformed (a metric the device does not
+        /// <br/>report, a value outside the metric's physical range, a time more than 5 minutes ahead of
+        /// <br/>the service's clock or older than the retention window) nothing is stored and the 422
+        /// <br/>problem points at the first offending readings (at most 20, `#/readings/3/value`).
+        /// <br/>A reading that repeats an earlier one of the same device, metric and `recorded_at` is
+        /// <br/>ignored and counted in `duplicates`, so a device may safely resend a batch it is unsure
+        /// <br/>about. A decommissioned device's token is refused with 401. When the database cannot
+        /// <br/>keep up the answer is 503 with `Retry-After`; nothing of the batch was stored.
+        /// </remarks>
+        /// <returns>The batch was stored; `accepted` readings are new, `duplicates` were already stored.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<IngestTelemetryBatchResult> IngestTelemetryBatchAsync(IngestTelemetryBatchRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// List a device's readings of one metric
+        /// </summary>
+        /// <remarks>
+        /// The readings of one metric of a device of my organisation with `from ≤ recorded_at &lt; to`,
+        /// <br/>oldest first. `to` defaults to now and `from` to 24 hours before `to`. Pages carry a
+        /// <br/>strong `ETag` of their content; send it back in `If-None-Match` to get 304 while nothing changed.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>A page of readings.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<ReadingPage> ListReadingsAsync(System.Guid device_id, Metric metric, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, string? cursor = null, int? limit = null, string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// List a device's rollups of one metric
+        /// </summary>
+        /// <remarks>
+        /// Aggregates of one metric of a device per 5 minutes, hour or day (UTC), oldest first, for
+        /// <br/>the buckets that start in `from ≤ bucket_start &lt; to` and hold at least one reading. `to`
+        /// <br/>defaults to now and `from` to 30 days before `to`. Rollups follow ingestion within seconds
+        /// <br/>and are corrected when late readings arrive. Pages carry a strong `ETag` of their content.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="bucket">The width of a rollup bucket.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>A page of rollups.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<RollupPage> ListRollupsAsync(System.Guid device_id, Metric metric, RollupBucket bucket, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, string? cursor = null, int? limit = null, string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Follow the readings of a zone or a device live
+        /// </summary>
+        /// <remarks>
+        /// A `text/event-stream` of the readings stored from now on for one zone or one device of my
+        /// <br/>organisation (exactly one of `zone_id` and `device_id`), from whichever Canopy instance
+        /// <br/>ingested them. The stream opens with `retry: 3000`; every event has an `id`; a
+        /// <br/>`: keepalive` comment is sent every 15 seconds. Events:
+        /// <br/>
+        /// <br/>- `readings`: one stored batch's new readings of one device, a `TelemetryStreamReadings` object.
+        /// <br/>- `refetch`: sent instead of a gap when `Last-Event-ID` names an event older than the
+        /// <br/>  replay buffer (the last 10,000 events of the zone or device); a `TelemetryStreamNotice`.
+        /// <br/>  Fetch what was missed with `listReadings`, then follow the events after it.
+        /// <br/>- `disconnect`: a `TelemetryStreamNotice` sent just before the service closes the stream,
+        /// <br/>  for example because the client read too slowly and its buffer filled.
+        /// <br/>
+        /// <br/>Reconnect with the last `id` seen in `Last-Event-ID` to resume without gaps.
+        /// </remarks>
+        /// <param name="zone_id">Follow every device of this zone.</param>
+        /// <param name="device_id">Follow this device.</param>
+        /// <param name="last_Event_ID">The `id` of the last event received, to resume after it.</param>
+        /// <returns>The event stream; it stays open until the client or the service closes it.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<string> StreamTelemetryAsync(System.Guid? zone_id = null, System.Guid? device_id = null, string? last_Event_ID = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class TelemetryClient : ITelemetryClient
+    {
+        private System.Net.Http.HttpClient _httpClient;
+        private static System.Lazy<System.Text.Json.JsonSerializerOptions> _settings = new System.Lazy<System.Text.Json.JsonSerializerOptions>(CreateSerializerSettings, true);
+        private System.Text.Json.JsonSerializerOptions _instanceSettings;
+
+    #pragma warning disable CS8618 // Non-nullable field must contain a non-null value when exiting constructor. Consider declaring as nullable.
+        public TelemetryClient(System.Net.Http.HttpClient httpClient)
+    #pragma warning restore CS8618 // Non-nullable field must contain a non-null value when exiting constructor. Consider declaring as nullable.
+        {
+            _httpClient = httpClient;
+            Initialize();
+        }
+
+        private static System.Text.Json.JsonSerializerOptions CreateSerializerSettings()
+        {
+            var settings = new System.Text.Json.JsonSerializerOptions();
+            var converters = new System.Text.Json.Serialization.JsonConverter[] { new System.Text.Json.Serialization.JsonStringEnumConverter() };
+            foreach(var converter in converters)
+                settings.Converters.Add(converter);
+            UpdateJsonSerializerSettings(settings);
+            return settings;
+        }
+
+        protected System.Text.Json.JsonSerializerOptions JsonSerializerSettings { get { return _instanceSettings ?? _settings.Value; } }
+
+        static partial void UpdateJsonSerializerSettings(System.Text.Json.JsonSerializerOptions settings);
+
+        partial void Initialize();
+
+        partial void PrepareRequest(System.Net.Http.HttpClient client, System.Net.Http.HttpRequestMessage request, string url);
+        partial void PrepareRequest(System.Net.Http.HttpClient client, System.Net.Http.HttpRequestMessage request, System.Text.StringBuilder urlBuilder);
+        partial void ProcessResponse(System.Net.Http.HttpClient client, System.Net.Http.HttpResponseMessage response);
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Trade a device credential for a device token
+        /// </summary>
+        /// <remarks>
+        /// A device sends its id and the `cdc_…` secret that `registerDevice` or
+        /// <br/>`rotateDeviceCredential` handed out, and gets a device token: an ES256 JWT (`typ`
+        /// <br/>device+jwt, audience `canopy-devices`, at most 15 minutes) naming the device and its
+        /// <br/>organisation. It opens only that device's ingestion channel; member operations refuse it.
+        /// <br/>An unknown device, a wrong secret, a rotated-away credential and a decommissioned device
+        /// <br/>all get the same 401 problem, so the answer never tells which. Every refusal counts
+        /// <br/>toward the `auth` quota of the caller's address and is written to the security log.
+        /// </remarks>
+        /// <returns>The device token.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<DeviceTokenResponse> IssueDeviceTokenAsync(IssueDeviceTokenRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            if (body == null)
+                throw new System.ArgumentNullException("body");
+
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    var json_ = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerSettings);
+                    var content_ = new System.Net.Http.ByteArrayContent(json_);
+                    content_.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json");
+                    request_.Content = content_;
+                    request_.Method = new System.Net.Http.HttpMethod("POST");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/device-tokens"
+                    urlBuilder_.Append("api/v1/device-tokens");
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<DeviceTokenResponse>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 413)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request body is larger than the operation accepts.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 415)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request body\'s media type is not accepted.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is well-formed but breaks a rule.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Send a batch of readings
+        /// </summary>
+        /// <remarks>
+        /// Up to 5,000 readings of the device the token names (never a device named in the body).
+        /// <br/>The batch is all or nothing: when any reading is malformed (a metric the device does not
+        /// <br/>report, a value outside the metric's physical range, a time more than 5 minutes ahead of
+        /// <br/>the service's clock or older than the retention window) nothing is stored and the 422
+        /// <br/>problem points at the first offending readings (at most 20, `#/readings/3/value`).
+        /// <br/>A reading that repeats an earlier one of the same device, metric and `recorded_at` is
+        /// <br/>ignored and counted in `duplicates`, so a device may safely resend a batch it is unsure
+        /// <br/>about. A decommissioned device's token is refused with 401. When the database cannot
+        /// <br/>keep up the answer is 503 with `Retry-After`; nothing of the batch was stored.
+        /// </remarks>
+        /// <returns>The batch was stored; `accepted` readings are new, `duplicates` were already stored.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<IngestTelemetryBatchResult> IngestTelemetryBatchAsync(IngestTelemetryBatchRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            if (body == null)
+                throw new System.ArgumentNullException("body");
+
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    var json_ = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerSettings);
+                    var content_ = new System.Net.Http.ByteArrayContent(json_);
+                    content_.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("application/json");
+                    request_.Content = content_;
+                    request_.Method = new System.Net.Http.HttpMethod("POST");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/telemetry/batches"
+                    urlBuilder_.Append("api/v1/telemetry/batches");
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<IngestTelemetryBatchResult>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 413)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request body is larger than the operation accepts.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 415)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request body\'s media type is not accepted.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is well-formed but breaks a rule.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// List a device's readings of one metric
+        /// </summary>
+        /// <remarks>
+        /// The readings of one metric of a device of my organisation with `from ≤ recorded_at &lt; to`,
+        /// <br/>oldest first. `to` defaults to now and `from` to 24 hours before `to`. Pages carry a
+        /// <br/>strong `ETag` of their content; send it back in `If-None-Match` to get 304 while nothing changed.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>A page of readings.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<ReadingPage> ListReadingsAsync(System.Guid device_id, Metric metric, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, string? cursor = null, int? limit = null, string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            if (device_id == null)
+                throw new System.ArgumentNullException("device_id");
+
+            if (metric == null)
+                throw new System.ArgumentNullException("metric");
+
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+
+                    if (if_None_Match != null)
+                        request_.Headers.TryAddWithoutValidation("If-None-Match", ConvertToString(if_None_Match, System.Globalization.CultureInfo.InvariantCulture));
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/devices/{device_id}/readings"
+                    urlBuilder_.Append("api/v1/devices/");
+                    urlBuilder_.Append(System.Uri.EscapeDataString(ConvertToString(device_id, System.Globalization.CultureInfo.InvariantCulture)));
+                    urlBuilder_.Append("/readings");
+                    urlBuilder_.Append('?');
+                    urlBuilder_.Append(System.Uri.EscapeDataString("metric")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(metric, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    if (from != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("from")).Append('=').Append(System.Uri.EscapeDataString(from.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (to != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("to")).Append('=').Append(System.Uri.EscapeDataString(to.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (cursor != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("cursor")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(cursor, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (limit != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("limit")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(limit, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    urlBuilder_.Length--;
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<ReadingPage>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 304)
+                        {
+                            string responseText_ = ( response_.Content == null ) ? string.Empty : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("Not modified since the `ETag` sent in `If-None-Match`.", status_, responseText_, headers_, null);
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 404)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The resource does not exist, or belongs to another tenant.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is well-formed but breaks a rule.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// List a device's rollups of one metric
+        /// </summary>
+        /// <remarks>
+        /// Aggregates of one metric of a device per 5 minutes, hour or day (UTC), oldest first, for
+        /// <br/>the buckets that start in `from ≤ bucket_start &lt; to` and hold at least one reading. `to`
+        /// <br/>defaults to now and `from` to 30 days before `to`. Rollups follow ingestion within seconds
+        /// <br/>and are corrected when late readings arrive. Pages carry a strong `ETag` of their content.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="bucket">The width of a rollup bucket.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>A page of rollups.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<RollupPage> ListRollupsAsync(System.Guid device_id, Metric metric, RollupBucket bucket, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, string? cursor = null, int? limit = null, string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            if (device_id == null)
+                throw new System.ArgumentNullException("device_id");
+
+            if (metric == null)
+                throw new System.ArgumentNullException("metric");
+
+            if (bucket == null)
+                throw new System.ArgumentNullException("bucket");
+
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+
+                    if (if_None_Match != null)
+                        request_.Headers.TryAddWithoutValidation("If-None-Match", ConvertToString(if_None_Match, System.Globalization.CultureInfo.InvariantCulture));
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/devices/{device_id}/rollups"
+                    urlBuilder_.Append("api/v1/devices/");
+                    urlBuilder_.Append(System.Uri.EscapeDataString(ConvertToString(device_id, System.Globalization.CultureInfo.InvariantCulture)));
+                    urlBuilder_.Append("/rollups");
+                    urlBuilder_.Append('?');
+                    urlBuilder_.Append(System.Uri.EscapeDataString("metric")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(metric, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    urlBuilder_.Append(System.Uri.EscapeDataString("bucket")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(bucket, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    if (from != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("from")).Append('=').Append(System.Uri.EscapeDataString(from.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (to != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("to")).Append('=').Append(System.Uri.EscapeDataString(to.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (cursor != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("cursor")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(cursor, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (limit != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("limit")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(limit, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    urlBuilder_.Length--;
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<RollupPage>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 304)
+                        {
+                            string responseText_ = ( response_.Content == null ) ? string.Empty : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("Not modified since the `ETag` sent in `If-None-Match`.", status_, responseText_, headers_, null);
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 404)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The resource does not exist, or belongs to another tenant.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is well-formed but breaks a rule.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Follow the readings of a zone or a device live
+        /// </summary>
+        /// <remarks>
+        /// A `text/event-stream` of the readings stored from now on for one zone or one device of my
+        /// <br/>organisation (exactly one of `zone_id` and `device_id`), from whichever Canopy instance
+        /// <br/>ingested them. The stream opens with `retry: 3000`; every event has an `id`; a
+        /// <br/>`: keepalive` comment is sent every 15 seconds. Events:
+        /// <br/>
+        /// <br/>- `readings`: one stored batch's new readings of one device, a `TelemetryStreamReadings` object.
+        /// <br/>- `refetch`: sent instead of a gap when `Last-Event-ID` names an event older than the
+        /// <br/>  replay buffer (the last 10,000 events of the zone or device); a `TelemetryStreamNotice`.
+        /// <br/>  Fetch what was missed with `listReadings`, then follow the events after it.
+        /// <br/>- `disconnect`: a `TelemetryStreamNotice` sent just before the service closes the stream,
+        /// <br/>  for example because the client read too slowly and its buffer filled.
+        /// <br/>
+        /// <br/>Reconnect with the last `id` seen in `Last-Event-ID` to resume without gaps.
+        /// </remarks>
+        /// <param name="zone_id">Follow every device of this zone.</param>
+        /// <param name="device_id">Follow this device.</param>
+        /// <param name="last_Event_ID">The `id` of the last event received, to resume after it.</param>
+        /// <returns>The event stream; it stays open until the client or the service closes it.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<string> StreamTelemetryAsync(System.Guid? zone_id = null, System.Guid? device_id = null, string? last_Event_ID = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+
+                    if (last_Event_ID != null)
+                        request_.Headers.TryAddWithoutValidation("Last-Event-ID", ConvertToString(last_Event_ID, System.Globalization.CultureInfo.InvariantCulture));
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("text/event-stream"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/streams/telemetry"
+                    urlBuilder_.Append("api/v1/streams/telemetry");
+                    urlBuilder_.Append('?');
+                    if (zone_id != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("zone_id")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(zone_id, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (device_id != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("device_id")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(device_id, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    urlBuilder_.Length--;
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<string>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 404)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The resource does not exist, or belongs to another tenant.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is well-formed but breaks a rule.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        protected struct ObjectResponseResult<T>
+        {
+            public ObjectResponseResult(T responseObject, string responseText)
+            {
+                this.Object = responseObject;
+                this.Text = responseText;
+            }
+
+            public T Object { get; }
+
+            public string Text { get; }
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static System.Threading.Tasks.Task<string> ReadAsStringAsync(System.Net.Http.HttpContent content, System.Threading.CancellationToken cancellationToken)
+        {
+    #if NET5_0_OR_GREATER
+            return content.ReadAsStringAsync(cancellationToken);
+    #else
+            return content.ReadAsStringAsync();
+    #endif
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static System.Threading.Tasks.Task<System.IO.Stream> ReadAsStreamAsync(System.Net.Http.HttpContent content, System.Threading.CancellationToken cancellationToken)
+        {
+    #if NET5_0_OR_GREATER
+            return content.ReadAsStreamAsync(cancellationToken);
+    #else
+            return content.ReadAsStreamAsync();
+    #endif
+        }
+
+        public bool ReadResponseAsString { get; set; }
+
+        protected virtual async System.Threading.Tasks.Task<ObjectResponseResult<T>> ReadObjectResponseAsync<T>(System.Net.Http.HttpResponseMessage response, System.Collections.Generic.IReadOnlyDictionary<string, System.Collections.Generic.IEnumerable<string>> headers, System.Threading.CancellationToken cancellationToken)
+        {
+            if (response == null || response.Content == null)
+            {
+                return new ObjectResponseResult<T>(default(T)!, string.Empty);
+            }
+
+            if (ReadResponseAsString)
+            {
+                var responseText = await ReadAsStringAsync(response.Content, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var typedBody = System.Text.Json.JsonSerializer.Deserialize<T>(responseText, JsonSerializerSettings);
+                    return new ObjectResponseResult<T>(typedBody!, responseText);
+                }
+                catch (System.Text.Json.JsonException exception)
+                {
+                    var message = "Could not deserialize the response body string as " + typeof(T).FullName + ".";
+                    throw new CanopyApiException(message, (int)response.StatusCode, responseText, headers, exception);
+                }
+            }
+            else
+            {
+                try
+                {
+                    using (var responseStream = await ReadAsStreamAsync(response.Content, cancellationToken).ConfigureAwait(false))
+                    {
+                        var typedBody = await System.Text.Json.JsonSerializer.DeserializeAsync<T>(responseStream, JsonSerializerSettings, cancellationToken).ConfigureAwait(false);
+                        return new ObjectResponseResult<T>(typedBody!, string.Empty);
+                    }
+                }
+                catch (System.Text.Json.JsonException exception)
+                {
+                    var message = "Could not deserialize the response body stream as " + typeof(T).FullName + ".";
+                    throw new CanopyApiException(message, (int)response.StatusCode, string.Empty, headers, exception);
+                }
+            }
+        }
+
+        private string ConvertToString(object? value, System.Globalization.CultureInfo cultureInfo)
+        {
+            if (value == null)
+            {
+                return "";
+            }
+
+            if (value is System.Enum)
+            {
+                var name = System.Enum.GetName(value.GetType(), value);
+                if (name != null)
+                {
+                    var field_ = System.Reflection.IntrospectionExtensions.GetTypeInfo(value.GetType()).GetDeclaredField(name);
+                    if (field_ != null)
+                    {
+                        var attribute = System.Reflection.CustomAttributeExtensions.GetCustomAttribute(field_, typeof(System.Runtime.Serialization.EnumMemberAttribute)) 
+                            as System.Runtime.Serialization.EnumMemberAttribute;
+                        if (attribute != null)
+                        {
+                            return attribute.Value != null ? attribute.Value : name;
+                        }
+                    }
+
+                    var converted = System.Convert.ToString(System.Convert.ChangeType(value, System.Enum.GetUnderlyingType(value.GetType()), cultureInfo));
+                    return converted == null ? string.Empty : converted;
+                }
+            }
+            else if (value is bool) 
+            {
+                return System.Convert.ToString((bool)value, cultureInfo).ToLowerInvariant();
+            }
+            else if (value is byte[])
+            {
+                return System.Convert.ToBase64String((byte[]) value);
+            }
+            else if (value is string[])
+            {
+                return string.Join(",", (string[])value);
+            }
+            else if (value.GetType().IsArray)
+            {
+                var valueArray = (System.Array)value;
+                var valueTextArray = new string[valueArray.Length];
+                for (var i = 0; i < valueArray.Length; i++)
+                {
+                    valueTextArray[i] = ConvertToString(valueArray.GetValue(i), cultureInfo);
+                }
+                return string.Join(",", valueTextArray);
+            }
+
+            var result = System.Convert.ToString(value, cultureInfo);
+            return result == null ? "" : result;
+        }
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial interface IJobsClient
     {
 
@@ -8787,6 +9968,10 @@ namespace Canopy.Client
         [System.Runtime.Serialization.EnumMember(Value = @"erased")]
         Erased = 10,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"device_token_refused")]
+        [System.Runtime.Serialization.EnumMember(Value = @"device_token_refused")]
+        Device_token_refused = 11,
+
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -8816,7 +10001,7 @@ namespace Canopy.Client
         public System.Guid? Actor_id { get; set; }
 
         /// <summary>
-        /// The user acted upon (pseudonymous id), if any.
+        /// The user acted upon (pseudonymous id), or the device for device_token_refused, if any.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("subject_id")]
         public System.Guid? Subject_id { get; set; }
@@ -9949,7 +11134,7 @@ namespace Canopy.Client
     }
 
     /// <summary>
-    /// Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline.
+    /// Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline and device.came_online (an OFFLINE device that sent readings again).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record DeviceEvent
@@ -10021,6 +11206,354 @@ namespace Canopy.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("last_seen_at")]
         public System.DateTimeOffset? Last_seen_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IssueDeviceTokenRequest
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        public required System.Guid Device_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("credential")]
+        public required string Credential { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceTokenResponse
+    {
+
+        /// <summary>
+        /// ES256 JWT (`typ` device+jwt) to send as `Authorization: Bearer …` to the ingestion channel.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("access_token")]
+        public required string Access_token { get; set; }
+
+        /// <summary>
+        /// Always Bearer.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("token_type")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceTokenResponseToken_type>))]
+        public required DeviceTokenResponseToken_type Token_type { get; set; }
+
+        /// <summary>
+        /// Seconds until the token expires.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("expires_in")]
+        public required int Expires_in { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Reading
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        /// <summary>
+        /// The measured value, inside the metric's physical range.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("value")]
+        public required double Value { get; set; }
+
+        /// <summary>
+        /// When the device measured it (RFC 3339, with an offset).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("recorded_at")]
+        public required System.DateTimeOffset Recorded_at { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IngestTelemetryBatchRequest
+    {
+
+        /// <summary>
+        /// The readings, in any order.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("readings")]
+        public required System.Collections.Generic.ICollection<Reading> Readings { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IngestTelemetryBatchResult
+    {
+
+        /// <summary>
+        /// Readings stored by this batch.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("accepted")]
+        public required int Accepted { get; set; }
+
+        /// <summary>
+        /// Readings ignored because the same device, metric and time were already stored.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("duplicates")]
+        public required int Duplicates { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ReadingPage : PageInfo
+    {
+
+        /// <summary>
+        /// The readings of this page, oldest first.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        public required System.Collections.Generic.ICollection<Reading> Data { get; set; }
+
+    }
+
+    /// <summary>
+    /// The width of a rollup bucket (5 minutes, an hour, a UTC day).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum RollupBucket
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"5m")]
+        [System.Runtime.Serialization.EnumMember(Value = @"5m")]
+        _5m = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"1h")]
+        [System.Runtime.Serialization.EnumMember(Value = @"1h")]
+        _1h = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"1d")]
+        [System.Runtime.Serialization.EnumMember(Value = @"1d")]
+        _1d = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Rollup
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("bucket")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RollupBucket>))]
+        public required RollupBucket Bucket { get; set; }
+
+        /// <summary>
+        /// Start of the bucket (inclusive); it ends one bucket width later (exclusive).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("bucket_start")]
+        public required System.DateTimeOffset Bucket_start { get; set; }
+
+        /// <summary>
+        /// Lowest value in the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("min")]
+        public required double Min { get; set; }
+
+        /// <summary>
+        /// Highest value in the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max")]
+        public required double Max { get; set; }
+
+        /// <summary>
+        /// Mean of the bucket's values.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("avg")]
+        public required double Avg { get; set; }
+
+        /// <summary>
+        /// Readings in the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("count")]
+        public required int Count { get; set; }
+
+        /// <summary>
+        /// The value of the bucket's latest reading.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last")]
+        public required double Last { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record RollupPage : PageInfo
+    {
+
+        /// <summary>
+        /// The rollups of this page, oldest first.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        public required System.Collections.Generic.ICollection<Rollup> Data { get; set; }
+
+    }
+
+    /// <summary>
+    /// Data of a `readings` event of streamTelemetry.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TelemetryStreamReadings
+    {
+
+        /// <summary>
+        /// The device that sent the readings.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// The zone the device was in when they were stored.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// The batch's newly stored readings (duplicates are left out).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("readings")]
+        public required System.Collections.Generic.ICollection<Reading> Readings { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Data of a `refetch` or `disconnect` event of streamTelemetry.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TelemetryStreamNotice
+    {
+
+        /// <summary>
+        /// Why the event was sent.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reason")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TelemetryStreamNoticeReason>))]
+        public required TelemetryStreamNoticeReason Reason { get; set; }
+
+        /// <summary>
+        /// What happened and what to do, for people.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("detail")]
+        public required string Detail { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of telemetry.device_reported (outbox, version 1): a device that was OFFLINE, had never reported, or had not been seen for a minute sent readings. Fleet consumes it to update the device's last_seen_at and turn OFFLINE back to ACTIVE.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TelemetryDeviceReportedEvent
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// When its batch was stored (the service's clock).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("seen_at")]
+        public required System.DateTimeOffset Seen_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of telemetry.device_token_refused (outbox, version 1): a device credential was refused. Identity records it in the security log of the device's organisation.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceTokenRefusedEvent
+    {
+
+        /// <summary>
+        /// The device named in the request.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// Why, for the security log only (the caller is never told).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reason")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceTokenRefusedEventReason>))]
+        public required DeviceTokenRefusedEventReason Reason { get; set; }
+
+        /// <summary>
+        /// The caller's address.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("ip")]
+        public required string? Ip { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 
@@ -10244,6 +11777,56 @@ namespace Canopy.Client
         [System.Text.Json.Serialization.JsonStringEnumMemberName(@"downstream_outage")]
         [System.Runtime.Serialization.EnumMember(Value = @"downstream_outage")]
         Downstream_outage = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeviceTokenResponseToken_type
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"Bearer")]
+        [System.Runtime.Serialization.EnumMember(Value = @"Bearer")]
+        Bearer = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum TelemetryStreamNoticeReason
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"replay_unavailable")]
+        [System.Runtime.Serialization.EnumMember(Value = @"replay_unavailable")]
+        Replay_unavailable = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"slow_consumer")]
+        [System.Runtime.Serialization.EnumMember(Value = @"slow_consumer")]
+        Slow_consumer = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"shutting_down")]
+        [System.Runtime.Serialization.EnumMember(Value = @"shutting_down")]
+        Shutting_down = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeviceTokenRefusedEventReason
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"unknown_device")]
+        [System.Runtime.Serialization.EnumMember(Value = @"unknown_device")]
+        Unknown_device = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"wrong_secret")]
+        [System.Runtime.Serialization.EnumMember(Value = @"wrong_secret")]
+        Wrong_secret = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"revoked_credential")]
+        [System.Runtime.Serialization.EnumMember(Value = @"revoked_credential")]
+        Revoked_credential = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"decommissioned")]
+        [System.Runtime.Serialization.EnumMember(Value = @"decommissioned")]
+        Decommissioned = 3,
 
     }
 

@@ -522,6 +522,110 @@ namespace Canopy.Contracts
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public abstract class TelemetryControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
+    {
+        /// <summary>
+        /// Trade a device credential for a device token
+        /// </summary>
+        /// <remarks>
+        /// A device sends its id and the `cdc_…` secret that `registerDevice` or
+        /// <br/>`rotateDeviceCredential` handed out, and gets a device token: an ES256 JWT (`typ`
+        /// <br/>device+jwt, audience `canopy-devices`, at most 15 minutes) naming the device and its
+        /// <br/>organisation. It opens only that device's ingestion channel; member operations refuse it.
+        /// <br/>An unknown device, a wrong secret, a rotated-away credential and a decommissioned device
+        /// <br/>all get the same 401 problem, so the answer never tells which. Every refusal counts
+        /// <br/>toward the `auth` quota of the caller's address and is written to the security log.
+        /// </remarks>
+        /// <returns>The device token.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/device-tokens", Name = "issueDeviceToken")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<DeviceTokenResponse>> IssueDeviceToken([Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] IssueDeviceTokenRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Send a batch of readings
+        /// </summary>
+        /// <remarks>
+        /// Up to 5,000 readings of the device the token names (never a device named in the body).
+        /// <br/>The batch is all or nothing: when any reading is malformed (a metric the device does not
+        /// <br/>report, a value outside the metric's physical range, a time more than 5 minutes ahead of
+        /// <br/>the service's clock or older than the retention window) nothing is stored and the 422
+        /// <br/>problem points at the first offending readings (at most 20, `#/readings/3/value`).
+        /// <br/>A reading that repeats an earlier one of the same device, metric and `recorded_at` is
+        /// <br/>ignored and counted in `duplicates`, so a device may safely resend a batch it is unsure
+        /// <br/>about. A decommissioned device's token is refused with 401. When the database cannot
+        /// <br/>keep up the answer is 503 with `Retry-After`; nothing of the batch was stored.
+        /// </remarks>
+        /// <returns>The batch was stored; `accepted` readings are new, `duplicates` were already stored.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/telemetry/batches", Name = "ingestTelemetryBatch")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<IngestTelemetryBatchResult>> IngestTelemetryBatch([Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] IngestTelemetryBatchRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List a device's readings of one metric
+        /// </summary>
+        /// <remarks>
+        /// The readings of one metric of a device of my organisation with `from ≤ recorded_at &lt; to`,
+        /// <br/>oldest first. `to` defaults to now and `from` to 24 hours before `to`. Pages carry a
+        /// <br/>strong `ETag` of their content; send it back in `If-None-Match` to get 304 while nothing changed.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>A page of readings.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/readings", Name = "listReadings")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<ReadingPage>> ListReadings([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromQuery] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] Metric metric, [Microsoft.AspNetCore.Mvc.FromQuery] System.DateTimeOffset? from = null, [Microsoft.AspNetCore.Mvc.FromQuery] System.DateTimeOffset? to = null, [Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List a device's rollups of one metric
+        /// </summary>
+        /// <remarks>
+        /// Aggregates of one metric of a device per 5 minutes, hour or day (UTC), oldest first, for
+        /// <br/>the buckets that start in `from ≤ bucket_start &lt; to` and hold at least one reading. `to`
+        /// <br/>defaults to now and `from` to 30 days before `to`. Rollups follow ingestion within seconds
+        /// <br/>and are corrected when late readings arrive. Pages carry a strong `ETag` of their content.
+        /// </remarks>
+        /// <param name="device_id">The device.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="bucket">The width of a rollup bucket.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>A page of rollups.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/devices/{device_id}/rollups", Name = "listRollups")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<RollupPage>> ListRollups([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid device_id, [Microsoft.AspNetCore.Mvc.FromQuery] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] Metric metric, [Microsoft.AspNetCore.Mvc.FromQuery] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] RollupBucket bucket, [Microsoft.AspNetCore.Mvc.FromQuery] System.DateTimeOffset? from = null, [Microsoft.AspNetCore.Mvc.FromQuery] System.DateTimeOffset? to = null, [Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Follow the readings of a zone or a device live
+        /// </summary>
+        /// <remarks>
+        /// A `text/event-stream` of the readings stored from now on for one zone or one device of my
+        /// <br/>organisation (exactly one of `zone_id` and `device_id`), from whichever Canopy instance
+        /// <br/>ingested them. The stream opens with `retry: 3000`; every event has an `id`; a
+        /// <br/>`: keepalive` comment is sent every 15 seconds. Events:
+        /// <br/>
+        /// <br/>- `readings`: one stored batch's new readings of one device, a `TelemetryStreamReadings` object.
+        /// <br/>- `refetch`: sent instead of a gap when `Last-Event-ID` names an event older than the
+        /// <br/>  replay buffer (the last 10,000 events of the zone or device); a `TelemetryStreamNotice`.
+        /// <br/>  Fetch what was missed with `listReadings`, then follow the events after it.
+        /// <br/>- `disconnect`: a `TelemetryStreamNotice` sent just before the service closes the stream,
+        /// <br/>  for example because the client read too slowly and its buffer filled.
+        /// <br/>
+        /// <br/>Reconnect with the last `id` seen in `Last-Event-ID` to resume without gaps.
+        /// </remarks>
+        /// <param name="zone_id">Follow every device of this zone.</param>
+        /// <param name="device_id">Follow this device.</param>
+        /// <param name="last_Event_ID">The `id` of the last event received, to resume after it.</param>
+        /// <returns>The event stream; it stays open until the client or the service closes it.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/streams/telemetry", Name = "streamTelemetry")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<string>> StreamTelemetry([Microsoft.AspNetCore.Mvc.FromQuery] System.Guid? zone_id = null, [Microsoft.AspNetCore.Mvc.FromQuery] System.Guid? device_id = null, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Last-Event-ID")] string? last_Event_ID = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public abstract class JobsControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
     {
         /// <summary>
@@ -1390,6 +1494,10 @@ namespace Canopy.Contracts
         [System.Runtime.Serialization.EnumMember(Value = @"erased")]
         Erased = 10,
 
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"device_token_refused")]
+        [System.Runtime.Serialization.EnumMember(Value = @"device_token_refused")]
+        Device_token_refused = 11,
+
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -1422,7 +1530,7 @@ namespace Canopy.Contracts
         public System.Guid? Actor_id { get; set; }
 
         /// <summary>
-        /// The user acted upon (pseudonymous id), if any.
+        /// The user acted upon (pseudonymous id), or the device for device_token_refused, if any.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("subject_id")]
         public System.Guid? Subject_id { get; set; }
@@ -2658,7 +2766,7 @@ namespace Canopy.Contracts
     }
 
     /// <summary>
-    /// Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline.
+    /// Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline and device.came_online (an OFFLINE device that sent readings again).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record DeviceEvent
@@ -2736,6 +2844,383 @@ namespace Canopy.Contracts
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("last_seen_at")]
         public System.DateTimeOffset? Last_seen_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IssueDeviceTokenRequest
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("credential")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(128, MinimumLength = 4)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^cdc_[A-Za-z0-9_-]+$")]
+        public required string Credential { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceTokenResponse
+    {
+
+        /// <summary>
+        /// ES256 JWT (`typ` device+jwt) to send as `Authorization: Bearer …` to the ingestion channel.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("access_token")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Access_token { get; set; }
+
+        /// <summary>
+        /// Always Bearer.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("token_type")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceTokenResponseToken_type>))]
+        public required DeviceTokenResponseToken_type Token_type { get; set; }
+
+        /// <summary>
+        /// Seconds until the token expires.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("expires_in")]
+        [System.ComponentModel.DataAnnotations.Range(1, 900)]
+        public required int Expires_in { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Reading
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        /// <summary>
+        /// The measured value, inside the metric's physical range.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("value")]
+        public required double Value { get; set; }
+
+        /// <summary>
+        /// When the device measured it (RFC 3339, with an offset).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("recorded_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Recorded_at { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IngestTelemetryBatchRequest
+    {
+
+        /// <summary>
+        /// The readings, in any order.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("readings")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.MinLength(1)]
+        [System.ComponentModel.DataAnnotations.MaxLength(5000)]
+        public required System.Collections.Generic.List<Reading> Readings { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record IngestTelemetryBatchResult
+    {
+
+        /// <summary>
+        /// Readings stored by this batch.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("accepted")]
+        [System.ComponentModel.DataAnnotations.Range(0, int.MaxValue)]
+        public required int Accepted { get; set; }
+
+        /// <summary>
+        /// Readings ignored because the same device, metric and time were already stored.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("duplicates")]
+        [System.ComponentModel.DataAnnotations.Range(0, int.MaxValue)]
+        public required int Duplicates { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record ReadingPage : PageInfo
+    {
+
+        /// <summary>
+        /// The readings of this page, oldest first.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Reading> Data { get; set; }
+
+    }
+
+    /// <summary>
+    /// The width of a rollup bucket (5 minutes, an hour, a UTC day).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum RollupBucket
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"5m")]
+        [System.Runtime.Serialization.EnumMember(Value = @"5m")]
+        _5m = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"1h")]
+        [System.Runtime.Serialization.EnumMember(Value = @"1h")]
+        _1h = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"1d")]
+        [System.Runtime.Serialization.EnumMember(Value = @"1d")]
+        _1d = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Rollup
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("bucket")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RollupBucket>))]
+        public required RollupBucket Bucket { get; set; }
+
+        /// <summary>
+        /// Start of the bucket (inclusive); it ends one bucket width later (exclusive).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("bucket_start")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Bucket_start { get; set; }
+
+        /// <summary>
+        /// Lowest value in the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("min")]
+        public required double Min { get; set; }
+
+        /// <summary>
+        /// Highest value in the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max")]
+        public required double Max { get; set; }
+
+        /// <summary>
+        /// Mean of the bucket's values.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("avg")]
+        public required double Avg { get; set; }
+
+        /// <summary>
+        /// Readings in the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("count")]
+        [System.ComponentModel.DataAnnotations.Range(1, int.MaxValue)]
+        public required int Count { get; set; }
+
+        /// <summary>
+        /// The value of the bucket's latest reading.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last")]
+        public required double Last { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record RollupPage : PageInfo
+    {
+
+        /// <summary>
+        /// The rollups of this page, oldest first.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Rollup> Data { get; set; }
+
+    }
+
+    /// <summary>
+    /// Data of a `readings` event of streamTelemetry.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TelemetryStreamReadings
+    {
+
+        /// <summary>
+        /// The device that sent the readings.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// The zone the device was in when they were stored.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// The batch's newly stored readings (duplicates are left out).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("readings")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Reading> Readings { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Data of a `refetch` or `disconnect` event of streamTelemetry.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TelemetryStreamNotice
+    {
+
+        /// <summary>
+        /// Why the event was sent.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reason")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TelemetryStreamNoticeReason>))]
+        public required TelemetryStreamNoticeReason Reason { get; set; }
+
+        /// <summary>
+        /// What happened and what to do, for people.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("detail")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Detail { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of telemetry.device_reported (outbox, version 1): a device that was OFFLINE, had never reported, or had not been seen for a minute sent readings. Fleet consumes it to update the device's last_seen_at and turn OFFLINE back to ACTIVE.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TelemetryDeviceReportedEvent
+    {
+
+        /// <summary>
+        /// The device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// When its batch was stored (the service's clock).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("seen_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Seen_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Payload of telemetry.device_token_refused (outbox, version 1): a device credential was refused. Identity records it in the security log of the device's organisation.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceTokenRefusedEvent
+    {
+
+        /// <summary>
+        /// The device named in the request.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// Why, for the security log only (the caller is never told).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("reason")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<DeviceTokenRefusedEventReason>))]
+        public required DeviceTokenRefusedEventReason Reason { get; set; }
+
+        /// <summary>
+        /// The caller's address.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("ip")]
+        public required string? Ip { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 
@@ -2965,6 +3450,56 @@ namespace Canopy.Contracts
         [System.Text.Json.Serialization.JsonStringEnumMemberName(@"downstream_outage")]
         [System.Runtime.Serialization.EnumMember(Value = @"downstream_outage")]
         Downstream_outage = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeviceTokenResponseToken_type
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"Bearer")]
+        [System.Runtime.Serialization.EnumMember(Value = @"Bearer")]
+        Bearer = 0,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum TelemetryStreamNoticeReason
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"replay_unavailable")]
+        [System.Runtime.Serialization.EnumMember(Value = @"replay_unavailable")]
+        Replay_unavailable = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"slow_consumer")]
+        [System.Runtime.Serialization.EnumMember(Value = @"slow_consumer")]
+        Slow_consumer = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"shutting_down")]
+        [System.Runtime.Serialization.EnumMember(Value = @"shutting_down")]
+        Shutting_down = 2,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum DeviceTokenRefusedEventReason
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"unknown_device")]
+        [System.Runtime.Serialization.EnumMember(Value = @"unknown_device")]
+        Unknown_device = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"wrong_secret")]
+        [System.Runtime.Serialization.EnumMember(Value = @"wrong_secret")]
+        Wrong_secret = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"revoked_credential")]
+        [System.Runtime.Serialization.EnumMember(Value = @"revoked_credential")]
+        Revoked_credential = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"decommissioned")]
+        [System.Runtime.Serialization.EnumMember(Value = @"decommissioned")]
+        Decommissioned = 3,
 
     }
 

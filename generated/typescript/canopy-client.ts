@@ -3735,6 +3735,575 @@ export class FleetClient implements IFleetClient {
     }
 }
 
+export interface ITelemetryClient {
+
+    /**
+     * Trade a device credential for a device token
+     * @return The device token.
+     */
+    issueDeviceToken(body: IssueDeviceTokenRequest, signal?: AbortSignal): Promise<DeviceTokenResponse>;
+
+    /**
+     * Send a batch of readings
+     * @return The batch was stored; `accepted` readings are new, `duplicates` were already stored.
+     */
+    ingestTelemetryBatch(body: IngestTelemetryBatchRequest, signal?: AbortSignal): Promise<IngestTelemetryBatchResult>;
+
+    /**
+     * List a device's readings of one metric
+     * @param device_id The device.
+     * @param metric The metric to read.
+     * @param from (optional) Start of the range (inclusive), RFC 3339.
+     * @param to (optional) End of the range (exclusive), RFC 3339; not before `from`.
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return A page of readings.
+     */
+    listReadings(device_id: string, metric: Metric, from?: string | undefined, to?: string | undefined, cursor?: string | undefined, limit?: number | undefined, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<ReadingPage>;
+
+    /**
+     * List a device's rollups of one metric
+     * @param device_id The device.
+     * @param metric The metric to read.
+     * @param bucket The width of a rollup bucket.
+     * @param from (optional) Start of the range (inclusive), RFC 3339.
+     * @param to (optional) End of the range (exclusive), RFC 3339; not before `from`.
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return A page of rollups.
+     */
+    listRollups(device_id: string, metric: Metric, bucket: RollupBucket, from?: string | undefined, to?: string | undefined, cursor?: string | undefined, limit?: number | undefined, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<RollupPage>;
+
+    /**
+     * Follow the readings of a zone or a device live
+     * @param zone_id (optional) Follow every device of this zone.
+     * @param device_id (optional) Follow this device.
+     * @param last_Event_ID (optional) The `id` of the last event received, to resume after it.
+     * @return The event stream; it stays open until the client or the service closes it.
+     */
+    streamTelemetry(zone_id?: string | undefined, device_id?: string | undefined, last_Event_ID?: string | undefined, signal?: AbortSignal): Promise<string>;
+}
+
+export class TelemetryClient implements ITelemetryClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "http://127.0.0.1:8080";
+    }
+
+    /**
+     * Trade a device credential for a device token
+     * @return The device token.
+     */
+    issueDeviceToken(body: IssueDeviceTokenRequest, signal?: AbortSignal): Promise<DeviceTokenResponse> {
+        let url_ = this.baseUrl + "/api/v1/device-tokens";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processIssueDeviceToken(_response);
+        });
+    }
+
+    protected processIssueDeviceToken(response: Response): Promise<DeviceTokenResponse> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as DeviceTokenResponse;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<DeviceTokenResponse>(null as any);
+    }
+
+    /**
+     * Send a batch of readings
+     * @return The batch was stored; `accepted` readings are new, `duplicates` were already stored.
+     */
+    ingestTelemetryBatch(body: IngestTelemetryBatchRequest, signal?: AbortSignal): Promise<IngestTelemetryBatchResult> {
+        let url_ = this.baseUrl + "/api/v1/telemetry/batches";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processIngestTelemetryBatch(_response);
+        });
+    }
+
+    protected processIngestTelemetryBatch(response: Response): Promise<IngestTelemetryBatchResult> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as IngestTelemetryBatchResult;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<IngestTelemetryBatchResult>(null as any);
+    }
+
+    /**
+     * List a device's readings of one metric
+     * @param device_id The device.
+     * @param metric The metric to read.
+     * @param from (optional) Start of the range (inclusive), RFC 3339.
+     * @param to (optional) End of the range (exclusive), RFC 3339; not before `from`.
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return A page of readings.
+     */
+    listReadings(device_id: string, metric: Metric, from?: string | undefined, to?: string | undefined, cursor?: string | undefined, limit?: number | undefined, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<ReadingPage> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/readings?";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        if (metric === undefined || metric === null)
+            throw new globalThis.Error("The parameter 'metric' must be defined and cannot be null.");
+        else
+            url_ += "metric=" + encodeURIComponent("" + metric) + "&";
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListReadings(_response);
+        });
+    }
+
+    protected processListReadings(response: Response): Promise<ReadingPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as ReadingPage;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<ReadingPage>(null as any);
+    }
+
+    /**
+     * List a device's rollups of one metric
+     * @param device_id The device.
+     * @param metric The metric to read.
+     * @param bucket The width of a rollup bucket.
+     * @param from (optional) Start of the range (inclusive), RFC 3339.
+     * @param to (optional) End of the range (exclusive), RFC 3339; not before `from`.
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return A page of rollups.
+     */
+    listRollups(device_id: string, metric: Metric, bucket: RollupBucket, from?: string | undefined, to?: string | undefined, cursor?: string | undefined, limit?: number | undefined, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<RollupPage> {
+        let url_ = this.baseUrl + "/api/v1/devices/{device_id}/rollups?";
+        if (device_id === undefined || device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' must be defined.");
+        url_ = url_.replace("{device_id}", encodeURIComponent("" + device_id));
+        if (metric === undefined || metric === null)
+            throw new globalThis.Error("The parameter 'metric' must be defined and cannot be null.");
+        else
+            url_ += "metric=" + encodeURIComponent("" + metric) + "&";
+        if (bucket === undefined || bucket === null)
+            throw new globalThis.Error("The parameter 'bucket' must be defined and cannot be null.");
+        else
+            url_ += "bucket=" + encodeURIComponent("" + bucket) + "&";
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListRollups(_response);
+        });
+    }
+
+    protected processListRollups(response: Response): Promise<RollupPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as RollupPage;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<RollupPage>(null as any);
+    }
+
+    /**
+     * Follow the readings of a zone or a device live
+     * @param zone_id (optional) Follow every device of this zone.
+     * @param device_id (optional) Follow this device.
+     * @param last_Event_ID (optional) The `id` of the last event received, to resume after it.
+     * @return The event stream; it stays open until the client or the service closes it.
+     */
+    streamTelemetry(zone_id?: string | undefined, device_id?: string | undefined, last_Event_ID?: string | undefined, signal?: AbortSignal): Promise<string> {
+        let url_ = this.baseUrl + "/api/v1/streams/telemetry?";
+        if (zone_id === null)
+            throw new globalThis.Error("The parameter 'zone_id' cannot be null.");
+        else if (zone_id !== undefined)
+            url_ += "zone_id=" + encodeURIComponent("" + zone_id) + "&";
+        if (device_id === null)
+            throw new globalThis.Error("The parameter 'device_id' cannot be null.");
+        else if (device_id !== undefined)
+            url_ += "device_id=" + encodeURIComponent("" + device_id) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Last-Event-ID": last_Event_ID !== undefined && last_Event_ID !== null ? "" + last_Event_ID : "",
+                "Accept": "text/event-stream"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processStreamTelemetry(_response);
+        });
+    }
+
+    protected processStreamTelemetry(response: Response): Promise<string> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as string;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<string>(null as any);
+    }
+}
+
 export interface IJobsClient {
 
     /**
@@ -4364,7 +4933,7 @@ export interface ChangeMemberRoleRequest {
 }
 
 /** What happened. */
-export type SecurityEventKind = "signed_up" | "login_succeeded" | "login_failed" | "locked_out" | "refresh_reused" | "logged_out" | "invitation_created" | "invitation_accepted" | "role_changed" | "member_removed" | "erased";
+export type SecurityEventKind = "signed_up" | "login_succeeded" | "login_failed" | "locked_out" | "refresh_reused" | "logged_out" | "invitation_created" | "invitation_accepted" | "role_changed" | "member_removed" | "erased" | "device_token_refused";
 
 export interface SecurityEvent {
     /** The entry. */
@@ -4374,7 +4943,7 @@ export interface SecurityEvent {
     occurred_at: string;
     /** The user who acted (pseudonymous id), if any. */
     actor_id?: string | null;
-    /** The user acted upon (pseudonymous id), if any. */
+    /** The user acted upon (pseudonymous id), or the device for device_token_refused, if any. */
     subject_id?: string | null;
 
     [key: string]: any;
@@ -4722,7 +5291,7 @@ export interface ZoneEvent {
     [key: string]: any;
 }
 
-/** Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline. */
+/** Payload of the device events (outbox, version 1). `fault` is set by device.fault_reported; `from_zone_id` and `from_farm_id` by device.moved; `last_seen_at` by device.went_offline and device.came_online (an OFFLINE device that sent readings again). */
 export interface DeviceEvent {
     /** The device. */
     device_id: string;
@@ -4746,6 +5315,125 @@ export interface DeviceEvent {
     from_farm_id?: string | null;
     /** Its last reading before it went silent (device.went_offline). */
     last_seen_at?: string | null;
+
+    [key: string]: any;
+}
+
+export interface IssueDeviceTokenRequest {
+    /** The device. */
+    device_id: string;
+    credential: string;
+}
+
+export interface DeviceTokenResponse {
+    /** ES256 JWT (`typ` device+jwt) to send as `Authorization: Bearer …` to the ingestion channel. */
+    access_token: string;
+    /** Always Bearer. */
+    token_type: DeviceTokenResponseToken_type;
+    /** Seconds until the token expires. */
+    expires_in: number;
+
+    [key: string]: any;
+}
+
+export interface Reading {
+    metric: Metric;
+    /** The measured value, inside the metric's physical range. */
+    value: number;
+    /** When the device measured it (RFC 3339, with an offset). */
+    recorded_at: string;
+}
+
+export interface IngestTelemetryBatchRequest {
+    /** The readings, in any order. */
+    readings: Reading[];
+}
+
+export interface IngestTelemetryBatchResult {
+    /** Readings stored by this batch. */
+    accepted: number;
+    /** Readings ignored because the same device, metric and time were already stored. */
+    duplicates: number;
+
+    [key: string]: any;
+}
+
+export interface ReadingPage extends PageInfo {
+    /** The readings of this page, oldest first. */
+    data: Reading[];
+
+    [key: string]: any;
+}
+
+/** The width of a rollup bucket (5 minutes, an hour, a UTC day). */
+export type RollupBucket = "5m" | "1h" | "1d";
+
+export interface Rollup {
+    metric: Metric;
+    bucket: RollupBucket;
+    /** Start of the bucket (inclusive); it ends one bucket width later (exclusive). */
+    bucket_start: string;
+    /** Lowest value in the bucket. */
+    min: number;
+    /** Highest value in the bucket. */
+    max: number;
+    /** Mean of the bucket's values. */
+    avg: number;
+    /** Readings in the bucket. */
+    count: number;
+    /** The value of the bucket's latest reading. */
+    last: number;
+
+    [key: string]: any;
+}
+
+export interface RollupPage extends PageInfo {
+    /** The rollups of this page, oldest first. */
+    data: Rollup[];
+
+    [key: string]: any;
+}
+
+/** Data of a `readings` event of streamTelemetry. */
+export interface TelemetryStreamReadings {
+    /** The device that sent the readings. */
+    device_id: string;
+    /** The zone the device was in when they were stored. */
+    zone_id: string;
+    /** The batch's newly stored readings (duplicates are left out). */
+    readings: Reading[];
+
+    [key: string]: any;
+}
+
+/** Data of a `refetch` or `disconnect` event of streamTelemetry. */
+export interface TelemetryStreamNotice {
+    /** Why the event was sent. */
+    reason: TelemetryStreamNoticeReason;
+    /** What happened and what to do, for people. */
+    detail: string;
+
+    [key: string]: any;
+}
+
+/** Payload of telemetry.device_reported (outbox, version 1): a device that was OFFLINE, had never reported, or had not been seen for a minute sent readings. Fleet consumes it to update the device's last_seen_at and turn OFFLINE back to ACTIVE. */
+export interface TelemetryDeviceReportedEvent {
+    /** The device. */
+    device_id: string;
+    /** When its batch was stored (the service's clock). */
+    seen_at: string;
+
+    [key: string]: any;
+}
+
+/** Payload of telemetry.device_token_refused (outbox, version 1): a device credential was refused. Identity records it in the security log of the device's organisation. */
+export interface DeviceTokenRefusedEvent {
+    /** The device named in the request. */
+    device_id: string;
+    /** Why, for the security log only (the caller is never told). */
+    reason: DeviceTokenRefusedEventReason;
+    /** The caller's address. */
+    ip: string | null;
 
     [key: string]: any;
 }
@@ -4798,6 +5486,12 @@ export type JsonWebKeyAlg = "ES256";
 export type DeadLetterSource = "job" | "event";
 
 export type DeadLetterTriage = "transient" | "poison" | "downstream_outage";
+
+export type DeviceTokenResponseToken_type = "Bearer";
+
+export type TelemetryStreamNoticeReason = "replay_unavailable" | "slow_consumer" | "shutting_down";
+
+export type DeviceTokenRefusedEventReason = "unknown_device" | "wrong_secret" | "revoked_credential" | "decommissioned";
 
 export class CanopyApiException extends Error {
     override message: string;

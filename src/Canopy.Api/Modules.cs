@@ -1,6 +1,7 @@
 using Canopy.Fleet;
 using Canopy.Identity;
 using Canopy.Platform.Migrations;
+using Canopy.Telemetry;
 
 namespace Canopy.Api;
 
@@ -8,5 +9,5 @@ namespace Canopy.Api;
 internal static class Modules
 {
     /// <summary>Each module's SQL migrations (the platform's own are always applied first).</summary>
-    public static MigrationSource[] Migrations { get; } = [IdentityModule.Migrations, FleetModule.Migrations];
+    public static MigrationSource[] Migrations { get; } = [IdentityModule.Migrations, FleetModule.Migrations, TelemetryModule.Migrations];
 }

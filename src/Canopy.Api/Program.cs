@@ -19,6 +19,7 @@ using Canopy.Platform.Security;
 using Canopy.Platform.Spec;
 using Canopy.Platform.Tenancy;
 using Canopy.Platform.Validation;
+using Canopy.Telemetry;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ModelBinding.Metadata;
 using Microsoft.Extensions.Options;
@@ -59,6 +60,7 @@ try
     var role = ProcessRoles.Parse(configuration["role"] ?? configuration["Runtime:Role"]);
     builder.Services.AddCanopyMessaging(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddFleetModule(configuration, runWorkers: role != ProcessRole.Api);
+    builder.Services.AddTelemetryModule(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddOptions<SlowQueryOptions>().Bind(configuration.GetSection(SlowQueryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
     builder.Services.AddHostedService<SlowQueryLogger>();
     builder.Services.AddOptions<CursorOptions>().Bind(configuration.GetSection(CursorOptions.Section))

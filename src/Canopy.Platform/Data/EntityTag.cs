@@ -3,10 +3,14 @@ using Canopy.Platform.Problems;
 
 namespace Canopy.Platform.Data;
 
-/// <summary>Strong ETags derived from a row's <c>version</c>, and the If-Match rules of API-RULES.md.</summary>
+/// <summary>Strong ETags derived from a row's <c>version</c> or a page's content, and the If-Match rules of API-RULES.md.</summary>
 public static partial class EntityTag
 {
     public static string FromVersion(int version) => "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
+
+    /// <summary>A strong tag of a representation with no version (a page of a list): a hash of its JSON.</summary>
+    public static string FromContent<T>(T body) =>
+        "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body)))[..16] + "\"";
 
     /// <summary>
     /// Checks an If-Match header against the current version: missing → 428, no match → 412.
@@ -34,14 +38,16 @@ public static partial class EntityTag
     }
 
     /// <summary>Whether an If-None-Match header matches the current version (answer 304).</summary>
-    public static bool NoneMatch(string? ifNoneMatch, int currentVersion)
+    public static bool NoneMatch(string? ifNoneMatch, int currentVersion) => NoneMatch(ifNoneMatch, FromVersion(currentVersion));
+
+    /// <summary>Whether an If-None-Match header matches the current tag (answer 304); weak comparison, as RFC 9110 asks.</summary>
+    public static bool NoneMatch(string? ifNoneMatch, string current)
     {
         if (string.IsNullOrWhiteSpace(ifNoneMatch))
         {
             return false;
         }
 
-        var current = FromVersion(currentVersion);
         return ifNoneMatch.Split(',', StringSplitOptions.TrimEntries).Any(t => t == "*" || t == current || t == "W/" + current);
     }
 

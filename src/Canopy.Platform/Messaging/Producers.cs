@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -20,9 +21,11 @@ public sealed record JobRequest(
 
 /// <summary>
 /// Writes events and jobs in the caller's transaction: the change, its events and its jobs
-/// commit or roll back together (no save-then-publish).
+/// commit or roll back together (no save-then-publish). The registry is looked up when a job is
+/// enqueued, not when the writer is made: event subscribers that write events of their own
+/// depend on this writer, and the registry depends on them.
 /// </summary>
-public sealed class MessageWriter(MessagingRegistry registry, TimeProvider time)
+public sealed class MessageWriter(IServiceProvider services, TimeProvider time)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -59,7 +62,7 @@ public sealed class MessageWriter(MessagingRegistry registry, TimeProvider time)
     public async Task<Guid> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, JobRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var queue = registry.Queue(request.Queue);
+        var queue = services.GetRequiredService<MessagingRegistry>().Queue(request.Queue);
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
         await using (var insert = new NpgsqlCommand("""

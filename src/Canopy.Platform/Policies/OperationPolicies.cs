@@ -45,7 +45,7 @@ public static class OperationPolicies
                 problems.Add($"{name}: x-rate-limit-tier '{tier}' has no quota (RateLimits__Tiers__{tier})");
             }
 
-            if (x.TryGetValue("x-roles", out var roles) && roles is not ("public" or "any") && OperationAccessFilter.Rank(roles) < 0)
+            if (x.TryGetValue("x-roles", out var roles) && roles is not ("public" or "any" or Security.DeviceAuthentication.Role) && OperationAccessFilter.Rank(roles) < 0)
             {
                 problems.Add($"{name}: x-roles '{roles}' is not a role");
             }

@@ -27,6 +27,8 @@ internal sealed partial class ProblemExceptionHandler(
         {
             // A 5XX is a failure of ours whatever raised it: logged with its stack and counted below.
             ProblemException { Type.Status: < 500 } p => Problem(httpContext, p),
+            // Except back-pressure: a feature that refuses work it cannot take now answers 503 with Retry-After.
+            ProblemException p when p.Type == ProblemTypes.ServiceUnavailable && p.Headers.ContainsKey("Retry-After") => Problem(httpContext, p),
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 ProblemFactory.Create(httpContext, ProblemTypes.PayloadTooLarge, $"The request body is larger than the {MaxBody(httpContext)} bytes this operation accepts."),
             BadHttpRequestException bad =>

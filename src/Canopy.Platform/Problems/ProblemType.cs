@@ -37,6 +37,11 @@ public static class ProblemTypes
         "The e-mail address and password do not match an account that can sign in right now.",
         "Check the e-mail address and the password. After 5 failed attempts the account is locked for 15 minutes.");
 
+    public static readonly ProblemType InvalidDeviceCredentials = new(
+        "invalid-device-credentials", 401, "The device could not authenticate",
+        "The device id and credential do not open a device channel right now.",
+        "Check the device id and its current credential (rotating a credential revokes the previous one; a decommissioned device has none).");
+
     public static readonly ProblemType Forbidden = new(
         "forbidden", 403, "You are not allowed to do this",
         "Your credentials do not allow this operation.",
@@ -125,7 +130,7 @@ public static class ProblemTypes
     /// <summary>Every platform problem type.</summary>
     public static IReadOnlyList<ProblemType> All { get; } =
     [
-        MalformedRequest, Unauthenticated, InvalidCredentials, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
+        MalformedRequest, Unauthenticated, InvalidCredentials, InvalidDeviceCredentials, Forbidden, NotFound, MethodNotAllowed, NotAcceptable, Conflict,
         IdempotencyKeyInFlight, Gone, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, IdempotencyKeyReused, PreconditionRequired,
         QuotaExceeded, InternalError, ServiceUnavailable, RequestTimeout,
     ];

@@ -22,14 +22,15 @@ public sealed class RateLimitFilter(OperationCatalog catalog, RateLimiter limite
     public async Task OnAuthorizationAsync(AuthorizationFilterContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var tier = catalog.For(context.ActionDescriptor)?.Extensions.GetValueOrDefault(Extension);
+        var extensions = catalog.For(context.ActionDescriptor)?.Extensions;
+        var tier = extensions?.GetValueOrDefault(Extension);
         if (tier is null || !options.Value.Tiers.TryGetValue(tier, out var quota))
         {
             return;
         }
 
         var http = context.HttpContext;
-        var caller = await Security.Caller.PrincipalAsync(http).ConfigureAwait(false);
+        var caller = await Security.Caller.PrincipalAsync(http, Security.DeviceAuthentication.SchemeFor(extensions?.GetValueOrDefault(Security.OperationAccessFilter.Extension))).ConfigureAwait(false);
         var decision = await limiter.CheckAsync(RateLimitKeys.For(tier, http, caller), quota, http.RequestAborted).ConfigureAwait(false);
         var policy = $"\"{tier}\";q={quota.Limit.ToString(CultureInfo.InvariantCulture)};w={quota.WindowSeconds.ToString(CultureInfo.InvariantCulture)}";
         var state = $"\"{tier}\";r={decision.Remaining.ToString(CultureInfo.InvariantCulture)};t={decision.ResetSeconds.ToString(CultureInfo.InvariantCulture)}";

@@ -10,8 +10,9 @@ public static class Caller
     /// <summary>
     /// The authenticated principal, or null for an anonymous or invalid token. The bearer handler
     /// authenticates once per request, so asking here costs nothing when access control asks again.
+    /// <paramref name="scheme"/> names the scheme of the operation's callers (null: the default, members).
     /// </summary>
-    public static async Task<ClaimsPrincipal?> PrincipalAsync(HttpContext http)
+    public static async Task<ClaimsPrincipal?> PrincipalAsync(HttpContext http, string? scheme = null)
     {
         ArgumentNullException.ThrowIfNull(http);
         if (http.User.Identity?.IsAuthenticated == true)
@@ -24,7 +25,7 @@ public static class Caller
             return null;
         }
 
-        var result = await http.AuthenticateAsync().ConfigureAwait(false);
+        var result = await (scheme is null ? http.AuthenticateAsync() : http.AuthenticateAsync(scheme)).ConfigureAwait(false);
         return result.Succeeded ? result.Principal : null;
     }
 }

@@ -8,7 +8,8 @@ namespace Canopy.Platform.Security;
 
 /// <summary>
 /// Who may call an operation, from its <c>x-roles</c> in the spec and nowhere else: <c>public</c>,
-/// <c>any</c> signed-in member, or the least role needed (viewer &lt; operator &lt; admin &lt; owner).
+/// <c>any</c> signed-in member, <c>device</c> (a device token, see <see cref="DeviceAuthentication"/>),
+/// or the least role needed (viewer &lt; operator &lt; admin &lt; owner).
 /// Runs before model binding, so 401 and 403 come before any validation problem.
 /// </summary>
 public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuthorizationFilter
@@ -31,15 +32,16 @@ public sealed class OperationAccessFilter(OperationCatalog catalog) : IAsyncAuth
         }
 
         var http = context.HttpContext;
-        var result = await http.AuthenticateAsync().ConfigureAwait(false);
+        var scheme = DeviceAuthentication.SchemeFor(required);
+        var result = await (scheme is null ? http.AuthenticateAsync() : http.AuthenticateAsync(scheme)).ConfigureAwait(false);
         if (!result.Succeeded || result.Principal is null)
         {
-            context.Result = new ChallengeResult();
+            context.Result = scheme is null ? new ChallengeResult() : new ChallengeResult(scheme);
             return;
         }
 
         http.User = result.Principal;
-        if (required == "any")
+        if (required is "any" or DeviceAuthentication.Role)
         {
             return;
         }

@@ -26,6 +26,7 @@ public static class FleetModule
         services.AddSingleton<DeviceModels>();
         services.AddSingleton<Devices>();
         services.AddSingleton<OfflineDetection>();
+        services.AddSingleton<Canopy.Platform.Messaging.IEventSubscriber, DeviceSightings>();
         services.AddSingleton(sp => new FleetFeatures(
             sp.GetRequiredService<Farms>(), sp.GetRequiredService<Zones>(), sp.GetRequiredService<DeviceModels>(), sp.GetRequiredService<Devices>()));
         if (runWorkers)

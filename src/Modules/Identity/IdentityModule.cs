@@ -35,6 +35,7 @@ public static partial class IdentityModule
         services.AddSingleton<AccessTokens>();
         services.AddSingleton<TokenRevocations>();
         services.AddSingleton<SecurityLog>();
+        services.AddSingleton<Canopy.Platform.Messaging.IEventSubscriber, DeviceTokenRefusals>();
         services.AddSingleton<IdentityDatabase>();
         services.AddSingleton<Features.SignUp>();
         services.AddSingleton<Sessions>();

@@ -1,4 +1,5 @@
 using Canopy.Fleet.Domain;
+using Canopy.Platform.Domain;
 
 namespace Canopy.Fleet.Tests.Domain;
 

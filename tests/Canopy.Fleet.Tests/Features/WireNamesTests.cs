@@ -1,5 +1,5 @@
 using Canopy.Contracts;
-using Canopy.Fleet.Features;
+using Canopy.Platform.Data;
 
 namespace Canopy.Fleet.Tests.Features;
 

@@ -59,6 +59,9 @@ internal static class DeviceLifecycle
     /// <summary>Silence turns only an ACTIVE device OFFLINE (a FAULT one stays as it was reported).</summary>
     public static bool CanGoOffline(DeviceState state) => state == DeviceState.Active;
 
+    /// <summary>A device that reports again: OFFLINE turns ACTIVE; every other state stays as it is.</summary>
+    public static DeviceState OnReport(DeviceState state) => state == DeviceState.Offline ? DeviceState.Active : state;
+
     public static string Name(this DeviceState state) => state.ToString().ToUpperInvariant();
 
     public static DeviceState ParseState(string name) => Enum.Parse<DeviceState>(name, ignoreCase: true);

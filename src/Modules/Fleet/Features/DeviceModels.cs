@@ -24,7 +24,7 @@ internal sealed class DeviceModels(FleetDatabase database, CursorCodec cursors)
             Name = r.GetString(2),
             Metrics = r.GetFieldValue<string[]>(3).Select(WireNames.Parse<Metric>).ToList(),
         }, cancellationToken, PostgresTransaction.Nullable(after, NpgsqlDbType.Text), limit + 1).ConfigureAwait(false);
-        var (page, next) = Paging.Cut(models, limit, last => cursors.Encode(new CursorPosition([last.Id]), ListFilters));
+        var (page, next) = Pages.Cut(models, limit, last => cursors.Encode(new CursorPosition([last.Id]), ListFilters));
         return new DeviceModelPage { Data = page, Has_more = next is not null, Next_cursor = next };
     }
 

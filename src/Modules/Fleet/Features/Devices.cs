@@ -65,7 +65,7 @@ internal sealed record DeviceRecord(
         Fault = Fault(),
         From_zone_id = from?.ZoneId,
         From_farm_id = from?.FarmId,
-        Last_seen_at = State == DeviceState.Offline ? LastSeenAt : null,
+        Last_seen_at = State == DeviceState.Offline || previous == DeviceState.Offline ? LastSeenAt : null,
     };
 
     private DeviceFault? Fault() => State == DeviceState.Fault && FaultCode is not null
@@ -141,7 +141,7 @@ internal sealed class Devices(FleetDatabase database, MessageWriter messages, Cu
             PostgresTransaction.Nullable(filter.Model, NpgsqlDbType.Text),
             PostgresTransaction.Nullable(after, NpgsqlDbType.Uuid),
             limit + 1).ConfigureAwait(false);
-        var (page, next) = Paging.Cut(devices, limit, last => cursors.Encode(new CursorPosition([last.Id.ToString()]), filters));
+        var (page, next) = Pages.Cut(devices, limit, last => cursors.Encode(new CursorPosition([last.Id.ToString()]), filters));
         return new DevicePage { Data = page.Select(d => d.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 

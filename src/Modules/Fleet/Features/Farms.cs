@@ -74,7 +74,7 @@ internal sealed class Farms(FleetDatabase database, MessageWriter messages, Curs
             """, FarmRecord.Read, cancellationToken,
             PostgresTransaction.Nullable(namePrefix, NpgsqlDbType.Text),
             keyset[0], keyset[1], limit + 1).ConfigureAwait(false);
-        var (page, next) = Paging.Cut(farms, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
+        var (page, next) = Pages.Cut(farms, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
         return new FarmPage { Data = page.Select(f => f.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 

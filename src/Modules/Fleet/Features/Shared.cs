@@ -1,5 +1,6 @@
 using Canopy.Contracts;
 using Canopy.Fleet.Domain;
+using Canopy.Platform.Data;
 using Canopy.Platform.Messaging;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Problems;
@@ -7,7 +8,7 @@ using Npgsql;
 
 namespace Canopy.Fleet.Features;
 
-/// <summary>Cursor pages: read one row more than asked, and cut.</summary>
+/// <summary>The keyset of lists ordered by name.</summary>
 internal static class Paging
 {
     /// <summary>
@@ -22,15 +23,6 @@ internal static class Paging
 
     /// <summary>Where the next page of a list ordered by name starts.</summary>
     public static Canopy.Platform.Data.CursorPosition AfterName(string name, Guid id) => new([name.ToLowerInvariant(), id.ToString()]);
-
-    /// <summary>The first <paramref name="limit"/> rows, and the cursor after the last of them when more exist.</summary>
-    public static (List<T> Page, string? Next) Cut<T>(List<T> rows, int limit, Func<T, string> cursorAfter)
-    {
-        ArgumentNullException.ThrowIfNull(rows);
-        ArgumentNullException.ThrowIfNull(cursorAfter);
-        var page = rows.Take(limit).ToList();
-        return (page, rows.Count > limit ? cursorAfter(page[^1]) : null);
-    }
 }
 
 internal static class Rules
@@ -94,13 +86,14 @@ internal static class FleetEvents
     public const string DeviceFaultCleared = "device.fault_cleared";
     public const string DeviceMoved = "device.moved";
     public const string DeviceWentOffline = "device.went_offline";
+    public const string DeviceCameOnline = "device.came_online";
     public const string DeviceDecommissioned = "device.decommissioned";
     public const string DeviceCredentialRotated = "device.credential_rotated";
 
     public static IReadOnlyList<string> All { get; } =
     [
         FarmCreated, FarmRenamed, FarmArchived, ZoneCreated, ZoneTargetsSet, ZoneArchived, DeviceRegistered, DeviceActivated,
-        DeviceFaultReported, DeviceFaultCleared, DeviceMoved, DeviceWentOffline, DeviceDecommissioned, DeviceCredentialRotated,
+        DeviceFaultReported, DeviceFaultCleared, DeviceMoved, DeviceWentOffline, DeviceCameOnline, DeviceDecommissioned, DeviceCredentialRotated,
     ];
 
     public static Task<Guid> AppendAsync(MessageWriter messages, PostgresTransaction tx, string type, object payload, Guid tenantId, Guid aggregateId, CancellationToken cancellationToken)

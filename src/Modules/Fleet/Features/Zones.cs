@@ -2,6 +2,7 @@ using System.Text.Json;
 using Canopy.Contracts;
 using Canopy.Fleet.Domain;
 using Canopy.Platform.Data;
+using Canopy.Platform.Domain;
 using Canopy.Platform.Messaging;
 using Canopy.Platform.Postgres;
 using Npgsql;
@@ -94,7 +95,7 @@ internal sealed class Zones(FleetDatabase database, MessageWriter messages, Curs
             """, farmId,
             keyset[0], keyset[1], limit + 1);
         var zones = await PostgresTransaction.ReadAllAsync(command, ZoneRecord.Read, cancellationToken).ConfigureAwait(false);
-        var (page, next) = Paging.Cut(zones, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
+        var (page, next) = Pages.Cut(zones, limit, last => cursors.Encode(Paging.AfterName(last.Name, last.Id), filters));
         return new ZonePage { Data = page.Select(z => z.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 

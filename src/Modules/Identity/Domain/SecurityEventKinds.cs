@@ -14,4 +14,5 @@ internal static class SecurityEventKinds
     public const string RoleChanged = "role_changed";
     public const string MemberRemoved = "member_removed";
     public const string Erased = "erased";
+    public const string DeviceTokenRefused = "device_token_refused";
 }

@@ -2,14 +2,14 @@ using System.Collections.Frozen;
 using System.Reflection;
 using System.Text.Json.Serialization;
 
-namespace Canopy.Fleet.Features;
+namespace Canopy.Platform.Data;
 
 /// <summary>
 /// The spec's names of the generated enums (temperature_c, calibration_drift, report-fault…),
 /// as the JSON of the API writes them (their JsonStringEnumMemberName): the database stores the
 /// same names. Each enum's table is built once; reading a row costs a dictionary lookup.
 /// </summary>
-internal static class WireNames
+public static class WireNames
 {
     public static string Of<TEnum>(TEnum value)
         where TEnum : struct, Enum =>
