@@ -100,6 +100,7 @@ try
                 mvc.Filters.Add(new InjectedFault(faulty));
             }
             mvc.ModelMetadataDetailsProviders.Add(new SystemTextJsonValidationMetadataProvider());
+            mvc.ModelBinderProviders.Insert(0, new SpecEnumModelBinderProvider());
         })
         .AddJsonOptions(json =>
         {

@@ -1,6 +1,8 @@
 using System.Net;
 using Canopy.Api.Tests.Identity;
 using Canopy.Api.Tests.Infrastructure;
+using Canopy.Telemetry.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using static Canopy.Api.Tests.Telemetry.TelemetryApi;
 
@@ -261,4 +263,43 @@ public sealed class IngestionTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal((1, 0), landed);
         Assert.Equal(1, await StoredAsync(device.DeviceId));
     }
+
+    /// <summary>Shares this class with the retention-edge test, which needs the oldest partition: tests of a class run one at a time.</summary>
+    [Fact]
+    public async Task Given_partitions_past_the_retention_window_Then_the_worker_drops_them_whole_and_keeps_the_window_covered_ahead()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var horizon = now.AddDays(40 - 400);
+        var expired = (await PartitionsAsync()).Where(p => PartitionEnd(p) <= horizon).ToList();
+        Assert.NotEmpty(expired);
+        try
+        {
+            // 40 days later: the host's own worker maintains at start-up, and again when asked.
+            await using var later = IdentityHosts.WithClock(new TestClock(now.AddDays(40)));
+            var worker = later.Services.GetRequiredService<PartitionWorker>();
+
+            var dropped = await worker.MaintainAsync(CancellationToken.None);
+            var again = await worker.MaintainAsync(CancellationToken.None);
+
+            var left = await PartitionsAsync();
+            Assert.All(dropped, name => Assert.Contains(name, expired));
+            Assert.Empty(again);
+            Assert.Empty(left.Intersect(expired));
+            Assert.All(left, name => Assert.True(PartitionEnd(name) > horizon, $"{name} ends before the retention horizon {horizon:O}"));
+            Assert.Contains($"readings_{now.AddDays(40 + 62):yyyy_MM}", left);
+        }
+        finally
+        {
+            // The test database serves every test: the window of today's clock is restored (empty).
+            await IdentityApi.ExecuteAsOwnerAsync("SELECT telemetry.ensure_partitions(now() - interval '400 days', now() + interval '62 days')");
+        }
+
+        static DateTimeOffset PartitionEnd(string name) =>
+            new DateTimeOffset(int.Parse(name[9..13], System.Globalization.CultureInfo.InvariantCulture), int.Parse(name[14..16], System.Globalization.CultureInfo.InvariantCulture), 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+    }
+
+    private static async Task<List<string>> PartitionsAsync() =>
+        (await IdentityApi.ScalarAsync<string>("""
+            SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'telemetry.readings'::regclass
+            """))!.Split(',').ToList();
 }
