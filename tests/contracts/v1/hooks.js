@@ -10,6 +10,7 @@ const { install } = require('../lib/contract-hooks');
 const identity = require('./identity');
 const jobs = require('./jobs');
 const fleet = require('./fleet');
+const telemetry = require('./telemetry');
 
 const run = promisify(execFile);
 const env = process.env;
@@ -74,6 +75,6 @@ for (const [route, item] of Object.entries(require('js-yaml').load(require('node
 
 install(hooks, {
   specPath,
-  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...tooLarge },
+  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...telemetry.plan, ...tooLarge },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });

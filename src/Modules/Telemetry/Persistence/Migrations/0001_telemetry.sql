@@ -86,6 +86,10 @@ BEGIN
         IF to_regclass('telemetry.' || name) IS NULL THEN
             EXECUTE format('CREATE TABLE telemetry.%I PARTITION OF telemetry.readings FOR VALUES FROM (%L) TO (%L)',
                 name, to_char(month, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(month + interval '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+            -- Reached through the parent, whose policy applies; the partition's own guards direct access.
+            EXECUTE format('ALTER TABLE telemetry.%I ENABLE ROW LEVEL SECURITY', name);
+            EXECUTE format('ALTER TABLE telemetry.%I FORCE ROW LEVEL SECURITY', name);
+            EXECUTE format('CREATE POLICY scoped ON telemetry.%I USING (platform.row_visible(tenant_id)) WITH CHECK (platform.row_visible(tenant_id))', name);
             created := created + 1;
         END IF;
         month := month + interval '1 month';
