@@ -449,8 +449,16 @@ Task("Run")
     var runDir = $"{root}/artifacts/run";
     CleanDirectory(runDir);
     CopyDirectory(System.IO.Path.GetDirectoryName(apiDll), runDir);
+    // Migrations, and the demo organisation on a database that has none (once; it prints the sign-in).
+    Run("dotnet", $"\"{runDir}/Canopy.Api.dll\" seed --Seed:SignInFile=\"{root}/.data/demo-sign-in.txt\"", "Seed", env, runDir);
     Run("dotnet", $"\"{runDir}/Canopy.Api.dll\" --urls http://127.0.0.1:{port}", "Canopy", env, runDir);
 });
+
+Task("Seed")
+    .Description("Apply migrations and fill the demo organisation (farms, zones, devices, team, six months of readings and rollups) once; prints the demo sign-in, kept in .data/demo-sign-in.txt.")
+    .IsDependentOn("Bootstrap")
+    .IsDependentOn("Build")
+    .Does(() => Run("dotnet", $"\"{apiDll}\" seed --Seed:SignInFile=\"{root}/.data/demo-sign-in.txt\"", "Seed", RunEnvironment(), System.IO.Path.GetDirectoryName(apiDll)));
 
 Task("Migrate")
     .Description("Apply pending SQL migrations to the Run database as the owner role.")

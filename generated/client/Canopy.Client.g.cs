@@ -7223,7 +7223,8 @@ namespace Canopy.Client
         /// <br/>problem points at the first offending readings (at most 20, `#/readings/3/value`).
         /// <br/>A reading that repeats an earlier one of the same device, metric and `recorded_at` is
         /// <br/>ignored and counted in `duplicates`, so a device may safely resend a batch it is unsure
-        /// <br/>about. A decommissioned device's token is refused with 401. When the database cannot
+        /// <br/>about. A decommissioned device's token is refused with 401; a device registered but not
+        /// <br/>activated yet gets 409 (activate it first). When the database cannot
         /// <br/>keep up the answer is 503 with `Retry-After`; nothing of the batch was stored.
         /// </remarks>
         /// <returns>The batch was stored; `accepted` readings are new, `duplicates` were already stored.</returns>
@@ -7517,7 +7518,8 @@ namespace Canopy.Client
         /// <br/>problem points at the first offending readings (at most 20, `#/readings/3/value`).
         /// <br/>A reading that repeats an earlier one of the same device, metric and `recorded_at` is
         /// <br/>ignored and counted in `duplicates`, so a device may safely resend a batch it is unsure
-        /// <br/>about. A decommissioned device's token is refused with 401. When the database cannot
+        /// <br/>about. A decommissioned device's token is refused with 401; a device registered but not
+        /// <br/>activated yet gets 409 (activate it first). When the database cannot
         /// <br/>keep up the answer is 503 with `Retry-After`; nothing of the batch was stored.
         /// </remarks>
         /// <returns>The batch was stored; `accepted` readings are new, `duplicates` were already stored.</returns>
@@ -7596,6 +7598,16 @@ namespace Canopy.Client
                                 throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
                             }
                             throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 409)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request conflicts with the resource\'s current state.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
                         }
                         else
                         if (status_ == 413)

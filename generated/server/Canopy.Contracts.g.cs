@@ -551,7 +551,8 @@ namespace Canopy.Contracts
         /// <br/>problem points at the first offending readings (at most 20, `#/readings/3/value`).
         /// <br/>A reading that repeats an earlier one of the same device, metric and `recorded_at` is
         /// <br/>ignored and counted in `duplicates`, so a device may safely resend a batch it is unsure
-        /// <br/>about. A decommissioned device's token is refused with 401. When the database cannot
+        /// <br/>about. A decommissioned device's token is refused with 401; a device registered but not
+        /// <br/>activated yet gets 409 (activate it first). When the database cannot
         /// <br/>keep up the answer is 503 with `Retry-After`; nothing of the batch was stored.
         /// </remarks>
         /// <returns>The batch was stored; `accepted` readings are new, `duplicates` were already stored.</returns>

@@ -27,15 +27,17 @@ using Microsoft.FeatureManagement;
 
 [assembly: ApiController]
 
-// "migrate" as the first argument applies pending migrations and exits (./build.sh --target=Migrate).
-var migrateOnly = args is ["migrate", ..];
+// "migrate" as the first argument applies pending migrations and exits (./build.sh --target=Migrate);
+// "seed" applies them, fills the demo organisation once and exits (./build.sh --target=Seed).
+var seedOnly = args is ["seed", ..];
+var migrateOnly = args is ["migrate", ..] || seedOnly;
 try
 {
     var builder = WebApplication.CreateBuilder(migrateOnly ? args[1..] : args);
     var configuration = builder.Configuration;
 
     builder.Services.AddCanopyLogging(configuration);
-    builder.Services.AddSingleton(TimeProvider.System);
+    builder.Services.AddSingleton<TimeProvider>(seedOnly ? new Canopy.Api.Seeding.SeedClock() : TimeProvider.System);
     var spec = ApiDocuments.ReadSpec();
     builder.Services.AddSingleton(OperationCatalog.Parse(spec));
 
@@ -145,6 +147,11 @@ try
     if (migrateOnly || app.Services.GetRequiredService<IOptions<MigrationOptions>>().Value.ApplyAtStartup)
     {
         var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None).ConfigureAwait(false);
+        if (seedOnly)
+        {
+            return await new Canopy.Api.Seeding.DemoSeed(app.Services, configuration).RunAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
         if (migrateOnly)
         {
             Console.WriteLine($"Canopy: {applied.Count} migration(s) applied.");

@@ -36,6 +36,7 @@ public static class TelemetryModule
         services.AddSingleton<History>();
         services.AddSingleton<EventStream>();
         services.AddSingleton<RollupWorker>();
+        services.AddSingleton<RollupRebuild>();
         services.AddSingleton<PartitionWorker>();
         services.AddSingleton(sp => new TelemetryFeatures(
             sp.GetRequiredService<DeviceTokenGrants>(), sp.GetRequiredService<Ingestion>(), sp.GetRequiredService<History>(), sp.GetRequiredService<EventStream>()));

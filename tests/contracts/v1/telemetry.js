@@ -25,7 +25,7 @@ async function request(t, method, route, { body, token, idempotent } = {}) {
 }
 
 // A registered, activated device of the contract organisation, its secret and a device token.
-async function sender(t) {
+async function sender(t, { activate = true } = {}) {
   const owner = (await setup(t)).owner.access;
   const farm = await request(t, 'POST', '/api/v1/farms', { token: owner, idempotent: true, body: { name: `Farm ${crypto.randomUUID().slice(0, 8)}`, latitude: 52, longitude: 5, time_zone: 'UTC' } });
   const zone = await request(t, 'POST', `/api/v1/farms/${farm.id}/zones`, { token: owner, idempotent: true, body: { name: 'Zone', kind: 'greenhouse' } });
@@ -33,7 +33,7 @@ async function sender(t) {
     token: owner, idempotent: true, body: { serial_number: `CT-${crypto.randomUUID().slice(0, 12).toUpperCase()}`, model: 'sensirion-scd41', zone_id: zone.id },
   });
   const id = registered.device.id;
-  await fetch(`http://${t.host}:${t.port}/api/v1/devices/${id}/activate`, { method: 'POST', headers: { Authorization: `Bearer ${owner}`, 'If-Match': '"1"' } });
+  if (activate) await fetch(`http://${t.host}:${t.port}/api/v1/devices/${id}/activate`, { method: 'POST', headers: { Authorization: `Bearer ${owner}`, 'If-Match': '"1"' } });
   const token = (await request(t, 'POST', '/api/v1/device-tokens', { body: { device_id: id, credential: registered.credential.secret } })).access_token;
   return { id, zone: zone.id, secret: registered.credential.secret, token, owner };
 }
@@ -110,6 +110,7 @@ const plan = {
   'POST /api/v1/telemetry/batches 200': { provoke: async (t) => { bearer(t, (await sender(t)).token); json(t, readings()); } },
   'POST /api/v1/telemetry/batches 400': { provoke: async (t) => { bearer(t, (await sender(t)).token); t.request.body = '{"readings":[{'; t.request.headers['Content-Type'] = 'application/json'; } },
   'POST /api/v1/telemetry/batches 401': { provoke: async (t) => { bearer(t, (await setup(t)).owner.access); json(t, readings()); } },
+  'POST /api/v1/telemetry/batches 409': { provoke: async (t) => { bearer(t, (await sender(t, { activate: false })).token); json(t, readings()); } },
   'POST /api/v1/telemetry/batches 415': { provoke: async (t) => { bearer(t, (await sender(t)).token); plainText(t); } },
   'POST /api/v1/telemetry/batches 422': { provoke: async (t) => { bearer(t, (await sender(t)).token); json(t, readings(86)); } },
   'POST /api/v1/telemetry/batches 429': ingestionLimited(),
