@@ -467,7 +467,7 @@ Task("Migrate")
     .Does(() => Run("dotnet", $"\"{apiDll}\" migrate", "Migrations", RunEnvironment(), System.IO.Path.GetDirectoryName(apiDll)));
 
 Task("Bench")
-    .Description("Benchmarks (not tests): messaging throughput and latency, and the policy pipeline's cost, against the test servers.")
+    .Description("Benchmarks (not tests): messaging throughput and latency, the policy pipeline's cost, and telemetry ingestion, fan-out and range queries, against the test servers.")
     .IsDependentOn("Bootstrap")
     .IsDependentOn("Build")
     .Does(() =>
@@ -476,6 +476,8 @@ Task("Bench")
     Run("bash", "tools/servers.sh bench-tools", "Installing wrk");
     var policies = $"{root}/tools/bench/Canopy.Bench.Policies/bin/{configuration}/net10.0";
     Run("dotnet", $"\"{policies}/Canopy.Bench.Policies.dll\"", "Policy pipeline benchmark", workingDirectory: policies);
+    var telemetry = $"{root}/tools/bench/Canopy.Bench.Telemetry/bin/{configuration}/net10.0";
+    Run("dotnet", $"\"{telemetry}/Canopy.Bench.Telemetry.dll\"", "Telemetry benchmark", workingDirectory: telemetry);
 });
 
 Task("Fuzz")

@@ -610,7 +610,8 @@ namespace Canopy.Contracts
         /// <br/>
         /// <br/>- `readings`: one stored batch's new readings of one device, a `TelemetryStreamReadings` object.
         /// <br/>- `refetch`: sent instead of a gap when `Last-Event-ID` names an event older than the
-        /// <br/>  replay buffer (the last 10,000 events of the zone or device); a `TelemetryStreamNotice`.
+        /// <br/>  replay buffer (the last 1,000 events of the zone or device, at most 15 minutes old); a
+        /// <br/>  `TelemetryStreamNotice`.
         /// <br/>  Fetch what was missed with `listReadings`, then follow the events after it.
         /// <br/>- `disconnect`: a `TelemetryStreamNotice` sent just before the service closes the stream,
         /// <br/>  for example because the client read too slowly and its buffer filled.
@@ -3113,7 +3114,7 @@ namespace Canopy.Contracts
         public required System.Guid Zone_id { get; set; }
 
         /// <summary>
-        /// The batch's newly stored readings (duplicates are left out).
+        /// The stored batch's readings. A batch that repeated some earlier readings is sent whole (one with none new is not sent): identify a reading by device, metric and recorded_at.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("readings")]
         [System.ComponentModel.DataAnnotations.Required]

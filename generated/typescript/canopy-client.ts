@@ -5406,7 +5406,7 @@ export interface TelemetryStreamReadings {
     device_id: string;
     /** The zone the device was in when they were stored. */
     zone_id: string;
-    /** The batch's newly stored readings (duplicates are left out). */
+    /** The stored batch's readings. A batch that repeated some earlier readings is sent whole (one with none new is not sent): identify a reading by device, metric and recorded_at. */
     readings: Reading[];
 
     [key: string]: any;

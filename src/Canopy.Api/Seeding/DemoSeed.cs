@@ -32,7 +32,7 @@ internal sealed class SeedClock : TimeProvider
 /// Fills the demo organisation (DemoFleet) through the modules' use cases: the owner signs up,
 /// the team is invited and accepts, farms, zones and devices are created and activated on their
 /// own dates, six months of readings are ingested through the ingestion path in 5,000-reading
-/// batches, a few devices report faults, and the rollups are rebuilt in bulk. Runs once: an
+/// batches (history, so not sent to live streams), a few devices report faults, and the rollups are rebuilt in bulk. Runs once: an
 /// organisation whose owner's e-mail exists is left alone and its sign-in is printed again.
 /// </summary>
 internal sealed class DemoSeed(IServiceProvider services, IConfiguration configuration)
@@ -182,7 +182,7 @@ internal sealed class DemoSeed(IServiceProvider services, IConfiguration configu
 
         async Task<int> SendAsync(List<Reading> readings)
         {
-            var result = await ingestion.IngestAsync(new DeviceCaller(device.Id, tenant), readings.ToList(), cancellationToken).ConfigureAwait(false);
+            var result = await ingestion.IngestAsync(new DeviceCaller(device.Id, tenant), readings.ToList(), cancellationToken, live: false).ConfigureAwait(false);
             readings.Clear();
             return result.Accepted;
         }

@@ -59,9 +59,13 @@ public sealed class TelemetryOptions
     [Range(1, 100_000)]
     public int StreamClientBuffer { get; set; } = 256;
 
-    /// <summary>Events kept per zone and device for resuming with Last-Event-ID.</summary>
-    [Range(10, 1_000_000)]
-    public int StreamReplayEvents { get; set; } = 10_000;
+    /// <summary>Events kept per zone and device for resuming with Last-Event-ID (a batch of 5,000 readings is one event of about 350 kB).</summary>
+    [Range(10, 100_000)]
+    public int StreamReplayEvents { get; set; } = 1000;
+
+    /// <summary>Events older than this leave the replay buffer whatever their number.</summary>
+    [Range(1, 1440)]
+    public int StreamReplayMinutes { get; set; } = 15;
 
     [Range(1, 300)]
     public int StreamKeepAliveSeconds { get; set; } = 15;

@@ -16,30 +16,29 @@ namespace Canopy.Telemetry.Features;
 /// <summary>A reading as stored: the metric's code, its time and its value.</summary>
 internal readonly record struct StoredReading(short Metric, DateTimeOffset RecordedAt, double Value);
 
-/// <summary>What a stored batch means for the live streams: its device, the device's zone and the new readings.</summary>
-internal sealed record StoredBatch(Guid TenantId, Guid DeviceId, Guid ZoneId, IReadOnlyList<StoredReading> Readings);
+/// <summary>A stored batch, for the live streams: its device, the device's zone, its readings and how many of them were new.</summary>
+internal sealed record StoredBatch(Guid TenantId, Guid DeviceId, Guid ZoneId, IReadOnlyList<StoredReading> Readings, int Accepted);
 
 /// <summary>
 /// Stores a batch of one device's readings, all or nothing. The batch's readings travel as three
 /// binary arrays into one INSERT … SELECT FROM unnest … ON CONFLICT DO NOTHING (measured against
-/// a binary COPY into a staging table in docs/adr/0021), which also queues the touched 5-minute
-/// buckets for the rollup worker. The device row is held (FOR SHARE) for the transaction, so a
+/// a binary COPY into a staging table in docs/adr/0021); the same statement queues the 5-minute
+/// buckets the batch touches for the rollup worker, computed here, and answers only how many
+/// readings were new. The device row is held (FOR SHARE) for the transaction, so a
 /// decommissioning either waits for the batch or is seen by it.
 /// </summary>
 internal sealed class Ingestion : IDisposable
 {
+    /// <summary>The batch and the 5-minute buckets it touches, in one statement whose row count is the readings stored.</summary>
     private const string Insert = """
-        WITH stored AS (
-            INSERT INTO telemetry.readings (tenant_id, device_id, metric, recorded_at, value)
-            SELECT $1, $2, m, t, v FROM unnest($3::smallint[], $4::timestamptz[], $5::float8[]) AS r(m, t, v)
-            ON CONFLICT DO NOTHING
-            RETURNING metric, recorded_at, value
-        ), queued AS (
+        WITH queued AS (
             INSERT INTO telemetry.rollup_backlog (tenant_id, device_id, metric, bucket_start)
-            SELECT DISTINCT $1::uuid, $2::uuid, metric, date_bin('5 minutes', recorded_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') FROM stored
+            SELECT $1, $2, m, b FROM unnest($6::smallint[], $7::timestamptz[]) AS q(m, b)
             ON CONFLICT DO NOTHING
         )
-        SELECT metric, recorded_at, value FROM stored
+        INSERT INTO telemetry.readings (tenant_id, device_id, metric, recorded_at, value)
+        SELECT $1, $2, m, t, v FROM unnest($3::smallint[], $4::timestamptz[], $5::float8[]) AS r(m, t, v)
+        ON CONFLICT DO NOTHING
         """;
 
     private readonly PostgresDataSources _dataSources;
@@ -63,7 +62,8 @@ internal sealed class Ingestion : IDisposable
 
     public const string DeviceReported = "telemetry.device_reported";
 
-    public async Task<IngestTelemetryBatchResult> IngestAsync(DeviceCaller device, IReadOnlyList<Reading> body, CancellationToken cancellationToken)
+    /// <summary>Validates and stores one batch; <paramref name="live"/>: whether its readings go to the live streams (a bulk load of history sends none).</summary>
+    public async Task<IngestTelemetryBatchResult> IngestAsync(DeviceCaller device, IReadOnlyList<Reading> body, CancellationToken cancellationToken, bool live = true)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(body);
@@ -90,15 +90,15 @@ internal sealed class Ingestion : IDisposable
             _turns.Release();
         }
 
-        var duplicates = readings.Count - stored.Readings.Count;
-        _metrics.Readings(stored.Readings.Count, duplicates);
+        var duplicates = readings.Count - stored.Accepted;
+        _metrics.Readings(stored.Accepted, duplicates);
         _metrics.Batch("stored", Stopwatch.GetElapsedTime(started));
-        if (stored.Readings.Count > 0)
+        if (live && stored.Accepted > 0)
         {
             await _live.PublishAsync(stored, cancellationToken).ConfigureAwait(false);
         }
 
-        return new IngestTelemetryBatchResult { Accepted = stored.Readings.Count, Duplicates = duplicates };
+        return new IngestTelemetryBatchResult { Accepted = stored.Accepted, Duplicates = duplicates };
     }
 
     private async Task<StoredBatch> StoreAsync(
@@ -139,22 +139,21 @@ internal sealed class Ingestion : IDisposable
 
             Refuse422(ReadingRules.CheckMetricsOfDevice(readings, metrics), started);
 
-            var codes = new short[readings.Count];
-            var times = new DateTimeOffset[readings.Count];
-            var values = new double[readings.Count];
+            var batch = new StoredReading[readings.Count];
+            var buckets = new HashSet<(short Metric, DateTimeOffset Start)>();
             for (var i = 0; i < readings.Count; i++)
             {
-                codes[i] = StoredMetrics.Code(readings[i].Metric);
-                times[i] = readings[i].RecordedAt;
-                values[i] = readings[i].Value;
+                batch[i] = new StoredReading(StoredMetrics.Code(readings[i].Metric), readings[i].RecordedAt, readings[i].Value);
+                buckets.Add((batch[i].Metric, RollupBuckets.StartOf(batch[i].RecordedAt, RollupWidth.FiveMinutes)));
             }
 
-            await using var insert = tx.Command(Insert, device.TenantId, device.DeviceId,
-                new NpgsqlParameter { Value = codes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint },
-                new NpgsqlParameter { Value = times, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
-                new NpgsqlParameter { Value = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Double });
-            var stored = await PostgresTransaction.ReadAllAsync(insert,
-                r => new StoredReading(r.GetInt16(0), r.GetFieldValue<DateTimeOffset>(1), r.GetDouble(2)), cancellationToken).ConfigureAwait(false);
+            var accepted = await tx.ExecuteAsync(Insert, cancellationToken,
+                device.TenantId, device.DeviceId,
+                Array(batch.Select(r => r.Metric), NpgsqlDbType.Smallint),
+                Array(batch.Select(r => r.RecordedAt), NpgsqlDbType.TimestampTz),
+                Array(batch.Select(r => r.Value), NpgsqlDbType.Double),
+                Array(buckets.Select(b => b.Metric), NpgsqlDbType.Smallint),
+                Array(buckets.Select(b => b.Start), NpgsqlDbType.TimestampTz)).ConfigureAwait(false);
 
             // A sign of life for Fleet, at most once a sighting interval: the first batch of a
             // device that never reported or went OFFLINE, and then one a minute to keep
@@ -166,9 +165,11 @@ internal sealed class Ingestion : IDisposable
             }
 
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return new StoredBatch(device.TenantId, device.DeviceId, zone, stored);
+            return new StoredBatch(device.TenantId, device.DeviceId, zone, batch, accepted);
         }
     }
+
+    private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType type) => new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type };
 
     /// <summary>Opening timed out in the pool (not the caller giving up): the database cannot keep up.</summary>
     private static bool IsPoolWait(Exception exception, CancellationTokenSource opening) =>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Canopy.Contracts;
 using Canopy.Platform.Redis;
 using Canopy.Telemetry.Domain;
 using Canopy.Telemetry.Features;
@@ -11,27 +10,30 @@ using StackExchange.Redis;
 namespace Canopy.Telemetry.Streaming;
 
 /// <summary>
-/// Live readings across instances. A stored batch is appended, in one script, to a bounded Redis
-/// stream of its device and one of its zone (the replay buffer behind Last-Event-ID; each entry
-/// id is the event id) and published on one channel every instance with stream clients listens
-/// to; each instance hands the event to its own clients of that device or zone.
+/// Live readings across instances. A stored batch is appended, in one script, to a Redis stream
+/// of its device and one of its zone (the replay buffer behind Last-Event-ID, bounded by count
+/// and by age; each entry id is the event id) and published once on the channel every instance
+/// with stream clients listens to; each instance hands the event to its own clients of that
+/// device or zone. A batch that repeated some earlier readings is sent whole: a reading is
+/// identified by (device_id, metric, recorded_at).
 /// </summary>
 internal sealed partial class LiveReadings : IDisposable
 {
     public const string Channel = "telemetry:live";
 
-    /// <summary>A replay buffer nobody writes to for this long expires with its events.</summary>
-    private const int BufferTtlSeconds = 86_400;
-
+    // ARGV: max events, data, channel, seconds to keep, oldest id to keep. One message names
+    // both streams and their ids: "<device key> <id> <zone key> <id>\n<data>".
     private const string AppendScript = """
-        local ids = {}
+        local header = {}
         for i, key in ipairs(KEYS) do
           local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 'd', ARGV[2])
+          redis.call('XTRIM', key, 'MINID', '~', ARGV[5])
           redis.call('EXPIRE', key, ARGV[4])
-          redis.call('PUBLISH', ARGV[3], key .. '\n' .. id .. '\n' .. ARGV[2])
-          ids[i] = id
+          header[#header + 1] = key
+          header[#header + 1] = id
         end
-        return ids
+        redis.call('PUBLISH', ARGV[3], table.concat(header, ' ') .. '\n' .. ARGV[2])
+        return header
         """;
 
     private readonly RedisConnection _redis;
@@ -61,28 +63,46 @@ internal sealed partial class LiveReadings : IDisposable
     public async Task PublishAsync(StoredBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        var data = JsonSerializer.Serialize(new TelemetryStreamReadings
-        {
-            Device_id = batch.DeviceId,
-            Zone_id = batch.ZoneId,
-            Readings = batch.Readings.Select(r => new Reading
-            {
-                Metric = Platform.Data.WireNames.Parse<Metric>(StoredMetrics.Name(r.Metric)),
-                Value = r.Value,
-                Recorded_at = r.RecordedAt,
-            }).ToList(),
-        });
+        var data = Data(batch);
+        var window = TimeSpan.FromMinutes(_options.Value.StreamReplayMinutes);
+        var oldest = $"{(DateTimeOffset.UtcNow - window).ToUnixTimeMilliseconds()}-0";
         try
         {
             await _redis.ExecuteAsync("EVAL telemetry.append", db => db.ScriptEvaluateAsync(AppendScript,
                 [DeviceKey(batch.TenantId, batch.DeviceId), ZoneKey(batch.TenantId, batch.ZoneId)],
-                [_options.Value.StreamReplayEvents, data, Channel, BufferTtlSeconds])).ConfigureAwait(false);
+                [_options.Value.StreamReplayEvents, data, Channel, (int)window.TotalSeconds + 60, oldest])).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisUnavailableException.Is(ex) || ex is RedisException)
         {
             _metrics.StreamPublishFailed();
             LogPublishFailed(_logger, batch.DeviceId, ex);
         }
+    }
+
+    /// <summary>The event's data (TelemetryStreamReadings), written directly: a batch may hold 5,000 readings.</summary>
+    private static string Data(StoredBatch batch)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(64 + (batch.Readings.Count * 72));
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("device_id", batch.DeviceId);
+            json.WriteString("zone_id", batch.ZoneId);
+            json.WriteStartArray("readings");
+            foreach (var reading in batch.Readings)
+            {
+                json.WriteStartObject();
+                json.WriteString("metric", StoredMetrics.Name(reading.Metric));
+                json.WriteNumber("value", reading.Value);
+                json.WriteString("recorded_at", reading.RecordedAt);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>Adds a client of a device or zone stream; the instance starts listening with its first client.</summary>
@@ -174,17 +194,24 @@ internal sealed partial class LiveReadings : IDisposable
     private void Dispatch(ChannelMessage message)
     {
         var text = (string?)message.Message;
-        var first = text?.IndexOf('\n', StringComparison.Ordinal) ?? -1;
-        var second = first < 0 ? -1 : text!.IndexOf('\n', first + 1);
-        if (second < 0 || !_clients.TryGetValue(text![..first], out var clients) || clients.IsEmpty)
+        var end = text?.IndexOf('\n', StringComparison.Ordinal) ?? -1;
+        if (end < 0)
         {
             return;
         }
 
-        var streamEvent = new StreamEvent(text[(first + 1)..second], "readings", text[(second + 1)..]);
-        foreach (var client in clients.Keys)
+        var header = text![..end].Split(' ');
+        string? data = null;
+        for (var i = 0; i + 1 < header.Length; i += 2)
         {
-            client.Offer(streamEvent);
+            if (_clients.TryGetValue(header[i], out var clients) && !clients.IsEmpty)
+            {
+                var streamEvent = new StreamEvent(header[i + 1], "readings", data ??= text[(end + 1)..]);
+                foreach (var client in clients.Keys)
+                {
+                    client.Offer(streamEvent);
+                }
+            }
         }
     }
 
