@@ -214,7 +214,7 @@ internal sealed class DemoSeed(IServiceProvider services, IConfiguration configu
     };
 
     private T Get<T>()
-        where T : notnull => (T)services.GetService(typeof(T))!;
+        where T : notnull => services.GetRequiredService<T>();
 
     private sealed record SeededDevice(Guid Id, string Model, string[] Metrics, string ZoneKind, DemoFarm Farm, DateTimeOffset Since, int Version, bool Drifting);
 }

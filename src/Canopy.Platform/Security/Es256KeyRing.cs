@@ -102,3 +102,63 @@ public class Es256KeyRing : IDisposable
         return key;
     }
 }
+
+/// <summary>What every ES256 token of Canopy is, whoever issues it: only its issuer, audience and type differ.</summary>
+public static class Es256Tokens
+{
+    /// <summary>
+    /// A token created by <paramref name="handler"/> with the ring's active key, valid from now
+    /// for <paramref name="lifetime"/>, with a fresh <c>jti</c> beside <paramref name="claims"/>.
+    /// </summary>
+    public static string Issue(
+        Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler handler, Es256KeyRing keys, TimeProvider time,
+        string issuer, string audience, string type, TimeSpan lifetime, Dictionary<string, object> claims)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentNullException.ThrowIfNull(claims);
+        var now = time.GetUtcNow();
+        claims[Microsoft.IdentityModel.JsonWebTokens.JwtRegisteredClaimNames.Jti] = Guid.CreateVersion7(now).ToString();
+        return handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = audience,
+            IssuedAt = now.UtcDateTime,
+            NotBefore = now.UtcDateTime,
+            Expires = (now + lifetime).UtcDateTime,
+            TokenType = type,
+            SigningCredentials = keys.Signing,
+            Claims = claims,
+        });
+    }
+
+    /// <summary>
+    /// Exactly one algorithm (ES256), the given type, a known key id, this issuer and audience,
+    /// and a lifetime checked against the service's clock: valid from nbf, invalid from exp on.
+    /// </summary>
+    public static TokenValidationParameters ValidationParameters(Es256KeyRing keys, TimeProvider time, string issuer, string audience, string type)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(time);
+        return new()
+        {
+            ValidIssuer = issuer,
+            ValidAudience = audience,
+            IssuerSigningKeys = keys.Verification,
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
+            ValidTypes = [type],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            TryAllIssuerSigningKeys = false,
+            ValidateIssuerSigningKey = true,
+            ClockSkew = TimeSpan.Zero,
+            LifetimeValidator = (notBefore, expires, _, _) =>
+            {
+                var now = time.GetUtcNow().UtcDateTime;
+                return expires is { } exp && now < exp && (notBefore is not { } nbf || nbf <= now);
+            },
+            NameClaimType = Microsoft.IdentityModel.JsonWebTokens.JwtRegisteredClaimNames.Sub,
+        };
+    }
+}

@@ -71,7 +71,8 @@ public sealed class StreamTests(TelemetryHost host) : IClassFixture<TelemetryHos
 
         Assert.Equal([610.0, 620.0, 630.0], missed.Append(live).Select(e => JsonDocument.Parse(e.Data!).RootElement.GetProperty("readings")[0].GetProperty("value").GetDouble()));
         Assert.All(missed.Append(live), e => Assert.Equal("readings", e.Name));
-        Assert.True(string.CompareOrdinal(missed[0].Id, lastSeen) > 0 || missed[0].Id!.Length > lastSeen.Length);
+        Assert.True(Canopy.Telemetry.Streaming.EntryId.TryParse(lastSeen, out var seen) && Canopy.Telemetry.Streaming.EntryId.TryParse(missed[0].Id, out var firstMissed)
+            && firstMissed.CompareTo(seen) > 0, $"the first missed event {missed[0].Id} comes after {lastSeen}");
     }
 
     [Fact]

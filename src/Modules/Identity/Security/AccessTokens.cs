@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Canopy.Identity.Domain;
+using Canopy.Platform.Security;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -25,52 +26,23 @@ internal sealed class AccessTokens(SigningKeyRing keys, IOptions<IdentityOptions
     public string Issue(AccessTokenSubject subject)
     {
         ArgumentNullException.ThrowIfNull(subject);
-        var now = time.GetUtcNow();
-        return _handler.CreateToken(new SecurityTokenDescriptor
+        return Es256Tokens.Issue(_handler, keys, time, options.Value.Issuer, options.Value.Audience, TokenType, Lifetime, new Dictionary<string, object>
         {
-            Issuer = options.Value.Issuer,
-            Audience = options.Value.Audience,
-            IssuedAt = now.UtcDateTime,
-            NotBefore = now.UtcDateTime,
-            Expires = (now + Lifetime).UtcDateTime,
-            TokenType = TokenType,
-            SigningCredentials = keys.Signing,
-            Claims = new Dictionary<string, object>
-            {
-                [JwtRegisteredClaimNames.Sub] = subject.UserId.ToString(),
-                [JwtRegisteredClaimNames.Jti] = Guid.CreateVersion7(now).ToString(),
-                [TenantClaim] = subject.TenantId.ToString(),
-                [MemberClaim] = subject.MemberId.ToString(),
-                [RoleClaim] = subject.Role.Name(),
-                [VersionClaim] = subject.MembershipVersion,
-            },
+            [JwtRegisteredClaimNames.Sub] = subject.UserId.ToString(),
+            [TenantClaim] = subject.TenantId.ToString(),
+            [MemberClaim] = subject.MemberId.ToString(),
+            [RoleClaim] = subject.Role.Name(),
+            [VersionClaim] = subject.MembershipVersion,
         });
     }
 
-    /// <summary>
-    /// Exactly one algorithm (ES256), the at+jwt type, a known key id, this issuer and audience,
-    /// and a lifetime checked against the service's clock: valid from nbf, invalid from exp on.
-    /// </summary>
-    public TokenValidationParameters ValidationParameters() => new()
+    /// <summary>Canopy's ES256 rules (<see cref="Es256Tokens"/>) for the at+jwt type, this issuer and audience; roles from the role claim.</summary>
+    public TokenValidationParameters ValidationParameters()
     {
-        ValidIssuer = options.Value.Issuer,
-        ValidAudience = options.Value.Audience,
-        IssuerSigningKeys = keys.Verification,
-        ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
-        ValidTypes = [TokenType],
-        RequireSignedTokens = true,
-        RequireExpirationTime = true,
-        TryAllIssuerSigningKeys = false,
-        ValidateIssuerSigningKey = true,
-        ClockSkew = TimeSpan.Zero,
-        LifetimeValidator = (notBefore, expires, _, _) =>
-        {
-            var now = time.GetUtcNow().UtcDateTime;
-            return expires is { } exp && now < exp && (notBefore is not { } nbf || nbf <= now);
-        },
-        NameClaimType = JwtRegisteredClaimNames.Sub,
-        RoleClaimType = RoleClaim,
-    };
+        var parameters = Es256Tokens.ValidationParameters(keys, time, options.Value.Issuer, options.Value.Audience, TokenType);
+        parameters.RoleClaimType = RoleClaim;
+        return parameters;
+    }
 
     public static AccessTokenSubject? SubjectOf(ClaimsPrincipal principal)
     {

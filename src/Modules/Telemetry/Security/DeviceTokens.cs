@@ -33,45 +33,16 @@ internal sealed class DeviceTokens(DeviceSigningKeys keys, IOptions<TelemetryOpt
     public string Issue(DeviceCaller device)
     {
         ArgumentNullException.ThrowIfNull(device);
-        var now = time.GetUtcNow();
-        return _handler.CreateToken(new SecurityTokenDescriptor
+        return Es256Tokens.Issue(_handler, keys, time, options.Value.DeviceTokenIssuer, options.Value.DeviceTokenAudience, TokenType, Lifetime, new Dictionary<string, object>
         {
-            Issuer = options.Value.DeviceTokenIssuer,
-            Audience = options.Value.DeviceTokenAudience,
-            IssuedAt = now.UtcDateTime,
-            NotBefore = now.UtcDateTime,
-            Expires = (now + Lifetime).UtcDateTime,
-            TokenType = TokenType,
-            SigningCredentials = keys.Signing,
-            Claims = new Dictionary<string, object>
-            {
-                [JwtRegisteredClaimNames.Sub] = device.DeviceId.ToString(),
-                [JwtRegisteredClaimNames.Jti] = Guid.CreateVersion7(now).ToString(),
-                [TenantClaim] = device.TenantId.ToString(),
-                [DeviceClaim] = device.DeviceId.ToString(),
-            },
+            [JwtRegisteredClaimNames.Sub] = device.DeviceId.ToString(),
+            [TenantClaim] = device.TenantId.ToString(),
+            [DeviceClaim] = device.DeviceId.ToString(),
         });
     }
 
-    public TokenValidationParameters ValidationParameters() => new()
-    {
-        ValidIssuer = options.Value.DeviceTokenIssuer,
-        ValidAudience = options.Value.DeviceTokenAudience,
-        IssuerSigningKeys = keys.Verification,
-        ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
-        ValidTypes = [TokenType],
-        RequireSignedTokens = true,
-        RequireExpirationTime = true,
-        TryAllIssuerSigningKeys = false,
-        ValidateIssuerSigningKey = true,
-        ClockSkew = TimeSpan.Zero,
-        LifetimeValidator = (notBefore, expires, _, _) =>
-        {
-            var now = time.GetUtcNow().UtcDateTime;
-            return expires is { } exp && now < exp && (notBefore is not { } nbf || nbf <= now);
-        },
-        NameClaimType = JwtRegisteredClaimNames.Sub,
-    };
+    public TokenValidationParameters ValidationParameters() =>
+        Es256Tokens.ValidationParameters(keys, time, options.Value.DeviceTokenIssuer, options.Value.DeviceTokenAudience, TokenType);
 
     public static DeviceCaller? CallerOf(ClaimsPrincipal principal)
     {
