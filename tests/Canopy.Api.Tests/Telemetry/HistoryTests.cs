@@ -2,6 +2,9 @@ using System.Net;
 using System.Text.Json;
 using Canopy.Api.Tests.Identity;
 using Canopy.Api.Tests.Infrastructure;
+using Canopy.Telemetry.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using static Canopy.Api.Tests.Telemetry.TelemetryApi;
 
 namespace Canopy.Api.Tests.Telemetry;
@@ -130,6 +133,37 @@ public sealed class HistoryTests(TelemetryHost host) : IClassFixture<TelemetryHo
         var daily = Assert.Single(await RollupsAsync(grower, device.DeviceId, "1d", hour.AddHours(-hour.Hour)));
         Assert.Equal(5, daily.GetProperty("count").GetInt32());
         Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM telemetry.rollup_backlog WHERE device_id = $1", device.DeviceId));
+    }
+
+    [Fact]
+    public async Task Given_another_worker_holding_the_rollup_turn_Then_a_worker_takes_nothing_and_once_the_turn_is_free_the_buckets_come_out_exact()
+    {
+        var grower = await host.NewGrowerAsync();
+        var device = await grower.SenderAsync();
+        var hour = new DateTimeOffset(DateTime.UtcNow.AddHours(-2).Ticks / TimeSpan.TicksPerHour * TimeSpan.TicksPerHour, TimeSpan.Zero);
+        var worker = host.Factory.Services.GetRequiredService<RollupWorker>();
+
+        // A second instance's worker, mid-run: it holds the turn for as long as its transaction lasts.
+        await using var other = new NpgsqlConnection(TestServers.PostgresOwnerConnectionString);
+        await other.OpenAsync();
+        await using var run = await other.BeginTransactionAsync();
+        await using (var turn = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtext('telemetry.rollups'))", other, run))
+        {
+            await turn.ExecuteScalarAsync();
+        }
+
+        await CountsAsync(await device.SendAsync(Reading("temperature_c", 20, hour.AddMinutes(1)), Reading("temperature_c", 26, hour.AddMinutes(7))));
+        var whileHeld = await worker.RollUpAsync(CancellationToken.None);
+        var queued = await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM telemetry.rollup_backlog WHERE device_id = $1", device.DeviceId);
+        var rolled = await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM telemetry.rollups WHERE device_id = $1", device.DeviceId);
+        await run.RollbackAsync();
+        await RolledUpAsync(device.DeviceId);
+
+        Assert.Equal(0, whileHeld);
+        Assert.Equal(2L, queued);
+        Assert.Equal(0L, rolled);
+        Assert.Equal([(20.0, 20.0, 20.0, 1, 20.0), (26.0, 26.0, 26.0, 1, 26.0)], (await RollupsAsync(grower, device.DeviceId, "5m", hour)).Select(Summary));
+        Assert.Equal((20.0, 26.0, 23.0, 2, 26.0), Summary(Assert.Single(await RollupsAsync(grower, device.DeviceId, "1h", hour))));
     }
 
     private static async Task RolledUpAsync(Guid deviceId) =>

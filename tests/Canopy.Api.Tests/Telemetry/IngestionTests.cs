@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Canopy.Api.Tests.Identity;
 using Canopy.Api.Tests.Infrastructure;
@@ -27,6 +28,39 @@ public sealed class IngestionTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal(3, await StoredAsync(device.DeviceId));
         Assert.Equal(grower.TenantId, await IdentityApi.ScalarAsync<Guid>("SELECT DISTINCT tenant_id FROM telemetry.readings WHERE device_id = $1", device.DeviceId));
         Assert.Equal(812, await IdentityApi.ScalarAsync<double>(
+            "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'co2_ppm'", device.DeviceId));
+    }
+
+    [Fact]
+    public async Task Given_a_batch_repeating_stored_readings_and_one_of_its_own_Then_only_the_new_reading_is_stored_and_every_repeat_is_counted()
+    {
+        var device = await (await host.NewGrowerAsync()).SenderAsync();
+        Assert.Equal((2, 0), await CountsAsync(await device.SendAsync([Reading("temperature_c", 21, Hour), Reading("humidity_pct", 60, Hour)])));
+        var rewritten = 0L;
+        using var listener = new MeterListener();
+        var meters = host.Factory.Services.GetRequiredService<IMeterFactory>();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "telemetry.batches.rewritten" && ReferenceEquals(instrument.Meter.Scope, meters))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref rewritten, value));
+        listener.Start();
+
+        // The plain INSERT meets the stored rows, rolls back whole, and the batch is written again skipping repeats.
+        var mixed = await CountsAsync(await device.SendAsync(
+            [Reading("temperature_c", 25, Hour), Reading("humidity_pct", 61, Hour), Reading("co2_ppm", 700, Hour), Reading("co2_ppm", 701, Hour)]));
+        var fresh = await CountsAsync(await device.SendAsync([Reading("co2_ppm", 702, Hour.AddSeconds(1))]));
+
+        Assert.Equal((1, 3), mixed);
+        Assert.Equal((1, 0), fresh);
+        Assert.Equal(1L, Interlocked.Read(ref rewritten));
+        Assert.Equal(4, await StoredAsync(device.DeviceId));
+        Assert.Equal(21, await IdentityApi.ScalarAsync<double>(
+            "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'temperature_c'", device.DeviceId));
+        Assert.Equal(700, await IdentityApi.ScalarAsync<double>(
             "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'co2_ppm'", device.DeviceId));
     }
 

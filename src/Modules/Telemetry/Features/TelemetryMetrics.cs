@@ -8,6 +8,7 @@ internal sealed class TelemetryMetrics
 {
     private readonly Counter<long> _readings;
     private readonly Counter<long> _batches;
+    private readonly Counter<long> _rewritten;
     private readonly Histogram<double> _batchDuration;
     private readonly Counter<long> _deviceTokens;
     private readonly Counter<long> _streamClosed;
@@ -21,6 +22,7 @@ internal sealed class TelemetryMetrics
         var meter = meterFactory.Create(CanopyMetrics.MeterName, CanopyMetrics.Version);
         _readings = meter.CreateCounter<long>("telemetry.readings", "{reading}", "Readings received, by outcome (stored, duplicate).");
         _batches = meter.CreateCounter<long>("telemetry.batches", "{batch}", "Ingestion batches, by outcome (stored, invalid, refused, busy).");
+        _rewritten = meter.CreateCounter<long>("telemetry.batches.rewritten", "{batch}", "Batches written a second time because they repeat a stored reading (the first, plain attempt rolled back).");
         _batchDuration = meter.CreateHistogram<double>("telemetry.batch.duration", "s", "Time to validate and store a batch.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5] });
         _deviceTokens = meter.CreateCounter<long>("telemetry.device_tokens", "{request}", "Device-token requests, by outcome.");
@@ -35,6 +37,8 @@ internal sealed class TelemetryMetrics
         _batches.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
         _batchDuration.Record(duration.TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
     }
+
+    public void Rewritten() => _rewritten.Add(1);
 
     public void Readings(int stored, int duplicates)
     {
