@@ -628,6 +628,82 @@ namespace Canopy.Contracts
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public abstract class AlertingControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
+    {
+        /// <summary>
+        /// Create an alert rule
+        /// </summary>
+        /// <remarks>
+        /// A rule that raises an alert when a metric of a device in its scope (a farm, a zone or one
+        /// <br/>device) breaks a condition for at least `for_seconds`: above or below `threshold`
+        /// <br/>(`gt`, `gte`, `lt`, `lte`), or outside the target range of the device's zone
+        /// <br/>(`outside_target`, which takes no `threshold`). The rule starts ENABLED. At least one
+        /// <br/>device of the scope that is not decommissioned must report the metric, and a zone rule
+        /// <br/>on `outside_target` needs the zone's target range for it (setZoneTargets), otherwise
+        /// <br/>422 says which; a scope that is not one of my organisation's live farms, zones or
+        /// <br/>devices is 422 too.
+        /// </remarks>
+        /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+        /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
+        /// <br/>and body within 24 hours replays the first response with `Idempotent-Replayed: true`.</param>
+        /// <returns>The rule, ENABLED; `Location` is its `getAlertRule`.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/alert-rules", Name = "createAlertRule")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertRule>> CreateAlertRule([Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string idempotency_Key, [Microsoft.AspNetCore.Mvc.FromBody] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] CreateAlertRuleRequest body, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// List alert rules
+        /// </summary>
+        /// <remarks>
+        /// My organisation's alert rules, newest first, optionally only those in one state.
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="status">Only rules in this state.</param>
+        /// <returns>A page of alert rules.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/alert-rules", Name = "listAlertRules")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertRulePage>> ListAlertRules([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromQuery] AlertRuleStatus? status = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Read an alert rule
+        /// </summary>
+        /// <remarks>
+        /// One of my organisation's alert rules; other organisations' rules are not found.
+        /// </remarks>
+        /// <param name="alert_rule_id">The alert rule.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>The alert rule.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/alert-rules/{alert_rule_id}", Name = "getAlertRule")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertRule>> GetAlertRule([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_rule_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Disable an alert rule
+        /// </summary>
+        /// <remarks>
+        /// ENABLED → DISABLED: the rule stops raising alerts. A rule that is DISABLED already answers 409 naming the state and the verbs it allows.
+        /// </remarks>
+        /// <param name="alert_rule_id">The alert rule.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The alert rule, DISABLED.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/alert-rules/{alert_rule_id}/disable", Name = "disableAlertRule")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertRule>> DisableAlertRule([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_rule_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Enable an alert rule
+        /// </summary>
+        /// <remarks>
+        /// DISABLED → ENABLED: the rule raises alerts again. A rule that is ENABLED already answers 409 naming the state and the verbs it allows.
+        /// </remarks>
+        /// <param name="alert_rule_id">The alert rule.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The alert rule, ENABLED.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/alert-rules/{alert_rule_id}/enable", Name = "enableAlertRule")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertRule>> EnableAlertRule([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_rule_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public abstract class JobsControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
     {
         /// <summary>
@@ -3223,6 +3299,344 @@ namespace Canopy.Contracts
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("ip")]
         public required string? Ip { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// How a reading breaks the rule: above (`gt`), at or above (`gte`), below (`lt`), at or below (`lte`) the threshold, or outside the target range of the device's zone (`outside_target`).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertOperator
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"gt")]
+        [System.Runtime.Serialization.EnumMember(Value = @"gt")]
+        Gt = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"gte")]
+        [System.Runtime.Serialization.EnumMember(Value = @"gte")]
+        Gte = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"lt")]
+        [System.Runtime.Serialization.EnumMember(Value = @"lt")]
+        Lt = 2,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"lte")]
+        [System.Runtime.Serialization.EnumMember(Value = @"lte")]
+        Lte = 3,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"outside_target")]
+        [System.Runtime.Serialization.EnumMember(Value = @"outside_target")]
+        Outside_target = 4,
+
+    }
+
+    /// <summary>
+    /// How urgent an alert of the rule is.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertSeverity
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"info")]
+        [System.Runtime.Serialization.EnumMember(Value = @"info")]
+        Info = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"warning")]
+        [System.Runtime.Serialization.EnumMember(Value = @"warning")]
+        Warning = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"critical")]
+        [System.Runtime.Serialization.EnumMember(Value = @"critical")]
+        Critical = 2,
+
+    }
+
+    /// <summary>
+    /// What the rule watches.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertScopeKind
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"farm")]
+        [System.Runtime.Serialization.EnumMember(Value = @"farm")]
+        Farm = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"zone")]
+        [System.Runtime.Serialization.EnumMember(Value = @"zone")]
+        Zone = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"device")]
+        [System.Runtime.Serialization.EnumMember(Value = @"device")]
+        Device = 2,
+
+    }
+
+    /// <summary>
+    /// The farm, zone or device whose devices the rule watches (devices moved in later included).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertScope
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertScopeKind>))]
+        public required AlertScopeKind Kind { get; set; }
+
+        /// <summary>
+        /// The farm, zone or device.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+    }
+
+    /// <summary>
+    /// ENABLED rules raise alerts; DISABLED ones do not (disable, enable).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertRuleStatus
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"ENABLED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"ENABLED")]
+        ENABLED = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"DISABLED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"DISABLED")]
+        DISABLED = 1,
+
+    }
+
+    /// <summary>
+    /// A business verb on an alert rule (the last segment of its operation's path).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertRuleVerb
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"disable")]
+        [System.Runtime.Serialization.EnumMember(Value = @"disable")]
+        Disable = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"enable")]
+        [System.Runtime.Serialization.EnumMember(Value = @"enable")]
+        Enable = 1,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertRule
+    {
+
+        /// <summary>
+        /// The rule.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        /// <summary>
+        /// What people call it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("operator")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertOperator>))]
+        public required AlertOperator Operator { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("threshold")]
+        public required double? Threshold { get; set; }
+
+        /// <summary>
+        /// How long the condition must hold before an alert, and must have cleared before it resolves.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("for_seconds")]
+        public required int For_seconds { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("scope")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required AlertScope Scope { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("severity")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertSeverity>))]
+        public required AlertSeverity Severity { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertRuleStatus>))]
+        public required AlertRuleStatus Status { get; set; }
+
+        /// <summary>
+        /// The verbs the current state allows.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("allowed_verbs")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<AlertRuleVerb> Allowed_verbs { get; set; }
+
+        /// <summary>
+        /// Increases with every change; the `ETag` is derived from it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        /// <summary>
+        /// When the rule was created.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("created_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Created_at { get; set; }
+
+        /// <summary>
+        /// When the rule last changed.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("updated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Updated_at { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertRulePage : PageInfo
+    {
+
+        /// <summary>
+        /// The alert rules of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<AlertRule> Data { get; set; }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record CreateAlertRuleRequest
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.ComponentModel.DataAnnotations.StringLength(120, MinimumLength = 1)]
+        [System.ComponentModel.DataAnnotations.RegularExpression(@"^\s*\S[\s\S]*$")]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("operator")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertOperator>))]
+        public required AlertOperator Operator { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("threshold")]
+        public double? Threshold { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("for_seconds")]
+        [System.ComponentModel.DataAnnotations.Range(0, 86400)]
+        public required int For_seconds { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("scope")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required AlertScope Scope { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("severity")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertSeverity>))]
+        public required AlertSeverity Severity { get; set; }
+
+    }
+
+    /// <summary>
+    /// Payload of the alert-rule events (outbox, version 1).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertRuleEvent
+    {
+
+        /// <summary>
+        /// The rule.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("alert_rule_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Alert_rule_id { get; set; }
+
+        /// <summary>
+        /// Its name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("operator")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertOperator>))]
+        public required AlertOperator Operator { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("threshold")]
+        public required double? Threshold { get; set; }
+
+        /// <summary>
+        /// How long the condition must hold.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("for_seconds")]
+        public required int For_seconds { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("scope")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required AlertScope Scope { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("severity")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertSeverity>))]
+        public required AlertSeverity Severity { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertRuleStatus>))]
+        public required AlertRuleStatus Status { get; set; }
+
+        /// <summary>
+        /// The rule's version after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 

@@ -4310,6 +4310,549 @@ export class TelemetryClient implements ITelemetryClient {
     }
 }
 
+export interface IAlertingClient {
+
+    /**
+     * Create an alert rule
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The rule, ENABLED; `Location` is its `getAlertRule`.
+     */
+    createAlertRule(idempotency_Key: string, body: CreateAlertRuleRequest, signal?: AbortSignal): Promise<AlertRule>;
+
+    /**
+     * List alert rules
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only rules in this state.
+     * @return A page of alert rules.
+     */
+    listAlertRules(cursor?: string | undefined, limit?: number | undefined, status?: AlertRuleStatus | undefined, signal?: AbortSignal): Promise<AlertRulePage>;
+
+    /**
+     * Read an alert rule
+     * @param alert_rule_id The alert rule.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The alert rule.
+     */
+    getAlertRule(alert_rule_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<AlertRule>;
+
+    /**
+     * Disable an alert rule
+     * @param alert_rule_id The alert rule.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert rule, DISABLED.
+     */
+    disableAlertRule(alert_rule_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<AlertRule>;
+
+    /**
+     * Enable an alert rule
+     * @param alert_rule_id The alert rule.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert rule, ENABLED.
+     */
+    enableAlertRule(alert_rule_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<AlertRule>;
+}
+
+export class AlertingClient implements IAlertingClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "http://127.0.0.1:8080";
+    }
+
+    /**
+     * Create an alert rule
+     * @param idempotency_Key Unique key chosen by the client for this logical request (a UUID is a good choice), bare
+    or as a quoted structured-field string, at most 255 characters. A retry with the same key
+    and body within 24 hours replays the first response with `Idempotent-Replayed: true`.
+     * @return The rule, ENABLED; `Location` is its `getAlertRule`.
+     */
+    createAlertRule(idempotency_Key: string, body: CreateAlertRuleRequest, signal?: AbortSignal): Promise<AlertRule> {
+        let url_ = this.baseUrl + "/api/v1/alert-rules";
+        url_ = url_.replace(/[?&]$/, "");
+
+        const content_ = JSON.stringify(body);
+
+        let options_: RequestInit = {
+            body: content_,
+            method: "POST",
+            signal,
+            headers: {
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Content-Type": "application/json",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processCreateAlertRule(_response);
+        });
+    }
+
+    protected processCreateAlertRule(response: Response): Promise<AlertRule> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 201) {
+            return response.text().then((_responseText) => {
+            let result201: any = null;
+            result201 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertRule;
+            return result201;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 413) {
+            return response.text().then((_responseText) => {
+            let result413: any = null;
+            result413 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body is larger than the operation accepts.", status, _responseText, _headers, result413);
+            });
+        } else if (status === 415) {
+            return response.text().then((_responseText) => {
+            let result415: any = null;
+            result415 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request body\'s media type is not accepted.", status, _responseText, _headers, result415);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertRule>(null as any);
+    }
+
+    /**
+     * List alert rules
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only rules in this state.
+     * @return A page of alert rules.
+     */
+    listAlertRules(cursor?: string | undefined, limit?: number | undefined, status?: AlertRuleStatus | undefined, signal?: AbortSignal): Promise<AlertRulePage> {
+        let url_ = this.baseUrl + "/api/v1/alert-rules?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (status === null)
+            throw new globalThis.Error("The parameter 'status' cannot be null.");
+        else if (status !== undefined)
+            url_ += "status=" + encodeURIComponent("" + status) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListAlertRules(_response);
+        });
+    }
+
+    protected processListAlertRules(response: Response): Promise<AlertRulePage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertRulePage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertRulePage>(null as any);
+    }
+
+    /**
+     * Read an alert rule
+     * @param alert_rule_id The alert rule.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The alert rule.
+     */
+    getAlertRule(alert_rule_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<AlertRule> {
+        let url_ = this.baseUrl + "/api/v1/alert-rules/{alert_rule_id}";
+        if (alert_rule_id === undefined || alert_rule_id === null)
+            throw new globalThis.Error("The parameter 'alert_rule_id' must be defined.");
+        url_ = url_.replace("{alert_rule_id}", encodeURIComponent("" + alert_rule_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetAlertRule(_response);
+        });
+    }
+
+    protected processGetAlertRule(response: Response): Promise<AlertRule> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertRule;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertRule>(null as any);
+    }
+
+    /**
+     * Disable an alert rule
+     * @param alert_rule_id The alert rule.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert rule, DISABLED.
+     */
+    disableAlertRule(alert_rule_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<AlertRule> {
+        let url_ = this.baseUrl + "/api/v1/alert-rules/{alert_rule_id}/disable";
+        if (alert_rule_id === undefined || alert_rule_id === null)
+            throw new globalThis.Error("The parameter 'alert_rule_id' must be defined.");
+        url_ = url_.replace("{alert_rule_id}", encodeURIComponent("" + alert_rule_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processDisableAlertRule(_response);
+        });
+    }
+
+    protected processDisableAlertRule(response: Response): Promise<AlertRule> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertRule;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertRule>(null as any);
+    }
+
+    /**
+     * Enable an alert rule
+     * @param alert_rule_id The alert rule.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert rule, ENABLED.
+     */
+    enableAlertRule(alert_rule_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<AlertRule> {
+        let url_ = this.baseUrl + "/api/v1/alert-rules/{alert_rule_id}/enable";
+        if (alert_rule_id === undefined || alert_rule_id === null)
+            throw new globalThis.Error("The parameter 'alert_rule_id' must be defined.");
+        url_ = url_.replace("{alert_rule_id}", encodeURIComponent("" + alert_rule_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processEnableAlertRule(_response);
+        });
+    }
+
+    protected processEnableAlertRule(response: Response): Promise<AlertRule> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertRule;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertRule>(null as any);
+    }
+}
+
 export interface IJobsClient {
 
     /**
@@ -5440,6 +5983,90 @@ export interface DeviceTokenRefusedEvent {
     reason: DeviceTokenRefusedEventReason;
     /** The caller's address. */
     ip: string | null;
+
+    [key: string]: any;
+}
+
+/** How a reading breaks the rule: above (`gt`), at or above (`gte`), below (`lt`), at or below (`lte`) the threshold, or outside the target range of the device's zone (`outside_target`). */
+export type AlertOperator = "gt" | "gte" | "lt" | "lte" | "outside_target";
+
+/** How urgent an alert of the rule is. */
+export type AlertSeverity = "info" | "warning" | "critical";
+
+/** What the rule watches. */
+export type AlertScopeKind = "farm" | "zone" | "device";
+
+/** The farm, zone or device whose devices the rule watches (devices moved in later included). */
+export interface AlertScope {
+    kind: AlertScopeKind;
+    /** The farm, zone or device. */
+    id: string;
+}
+
+/** ENABLED rules raise alerts; DISABLED ones do not (disable, enable). */
+export type AlertRuleStatus = "ENABLED" | "DISABLED";
+
+/** A business verb on an alert rule (the last segment of its operation's path). */
+export type AlertRuleVerb = "disable" | "enable";
+
+export interface AlertRule {
+    /** The rule. */
+    id: string;
+    /** What people call it. */
+    name: string;
+    metric: Metric;
+    operator: AlertOperator;
+    threshold: number | null;
+    /** How long the condition must hold before an alert, and must have cleared before it resolves. */
+    for_seconds: number;
+    scope: AlertScope;
+    severity: AlertSeverity;
+    status: AlertRuleStatus;
+    /** The verbs the current state allows. */
+    allowed_verbs: AlertRuleVerb[];
+    /** Increases with every change; the `ETag` is derived from it. */
+    version: number;
+    /** When the rule was created. */
+    created_at: string;
+    /** When the rule last changed. */
+    updated_at: string;
+
+    [key: string]: any;
+}
+
+export interface AlertRulePage extends PageInfo {
+    /** The alert rules of this page. */
+    data: AlertRule[];
+
+    [key: string]: any;
+}
+
+export interface CreateAlertRuleRequest {
+    name: string;
+    metric: Metric;
+    operator: AlertOperator;
+    threshold?: number | null;
+    for_seconds: number;
+    scope: AlertScope;
+    severity: AlertSeverity;
+}
+
+/** Payload of the alert-rule events (outbox, version 1). */
+export interface AlertRuleEvent {
+    /** The rule. */
+    alert_rule_id: string;
+    /** Its name. */
+    name: string;
+    metric: Metric;
+    operator: AlertOperator;
+    threshold: number | null;
+    /** How long the condition must hold. */
+    for_seconds: number;
+    scope: AlertScope;
+    severity: AlertSeverity;
+    status: AlertRuleStatus;
+    /** The rule's version after the change. */
+    version: number;
 
     [key: string]: any;
 }

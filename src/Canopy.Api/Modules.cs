@@ -1,3 +1,4 @@
+using Canopy.Alerting;
 using Canopy.Fleet;
 using Canopy.Identity;
 using Canopy.Platform.Migrations;
@@ -9,5 +10,5 @@ namespace Canopy.Api;
 internal static class Modules
 {
     /// <summary>Each module's SQL migrations (the platform's own are always applied first).</summary>
-    public static MigrationSource[] Migrations { get; } = [IdentityModule.Migrations, FleetModule.Migrations, TelemetryModule.Migrations];
+    public static MigrationSource[] Migrations { get; } = [IdentityModule.Migrations, FleetModule.Migrations, TelemetryModule.Migrations, AlertingModule.Migrations];
 }

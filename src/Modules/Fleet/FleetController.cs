@@ -3,7 +3,6 @@ using Canopy.Fleet.Features;
 using Canopy.Platform.Data;
 using Canopy.Platform.Problems;
 using Canopy.Platform.Tenancy;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Canopy.Fleet;
@@ -40,7 +39,7 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     public override async Task<ActionResult<Farm>> CreateFarm(string idempotency_Key, CreateFarmRequest body, CancellationToken cancellationToken = default)
     {
         var farm = await _farms.CreateAsync(Actor, body, cancellationToken).ConfigureAwait(false);
-        return Created($"/api/v1/farms/{farm.Id}", farm.Version, farm.ToContract());
+        return this.CreatedVersioned($"/api/v1/farms/{farm.Id}", farm.Version, farm.ToContract());
     }
 
     public override async Task<ActionResult<FarmPage>> ListFarms(string? cursor = null, int? limit = 50, string? name_prefix = null, CancellationToken cancellationToken = default) =>
@@ -49,13 +48,13 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     public override async Task<ActionResult<Farm>> GetFarm(Guid farm_id, string? if_None_Match = null, CancellationToken cancellationToken = default)
     {
         var farm = await _farms.GetAsync(Tenant, farm_id, cancellationToken).ConfigureAwait(false);
-        return Read(if_None_Match, farm.Version, farm.ToContract);
+        return this.ReadVersioned(if_None_Match, farm.Version, farm.ToContract);
     }
 
     public override async Task<ActionResult<Farm>> RenameFarm(Guid farm_id, string if_Match, RenameFarmRequest body, string? idempotency_Key = null, CancellationToken cancellationToken = default)
     {
         var farm = await _farms.RenameAsync(Actor, farm_id, if_Match, body.Name, cancellationToken).ConfigureAwait(false);
-        return Tagged(farm.Version, farm.ToContract());
+        return this.Versioned(farm.Version, farm.ToContract());
     }
 
     public override async Task<IActionResult> ArchiveFarm(Guid farm_id, string if_Match, string? idempotency_Key = null, CancellationToken cancellationToken = default)
@@ -67,7 +66,7 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     public override async Task<ActionResult<Zone>> CreateZone(Guid farm_id, string idempotency_Key, CreateZoneRequest body, CancellationToken cancellationToken = default)
     {
         var zone = await _zones.CreateAsync(Actor, farm_id, body, cancellationToken).ConfigureAwait(false);
-        return Created($"/api/v1/zones/{zone.Id}", zone.Version, zone.ToContract());
+        return this.CreatedVersioned($"/api/v1/zones/{zone.Id}", zone.Version, zone.ToContract());
     }
 
     public override async Task<ActionResult<ZonePage>> ListZones(Guid farm_id, string? cursor = null, int? limit = 50, CancellationToken cancellationToken = default) =>
@@ -76,13 +75,13 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     public override async Task<ActionResult<Zone>> GetZone(Guid zone_id, string? if_None_Match = null, CancellationToken cancellationToken = default)
     {
         var zone = await _zones.GetAsync(Tenant, zone_id, cancellationToken).ConfigureAwait(false);
-        return Read(if_None_Match, zone.Version, zone.ToContract);
+        return this.ReadVersioned(if_None_Match, zone.Version, zone.ToContract);
     }
 
     public override async Task<ActionResult<Zone>> SetZoneTargets(Guid zone_id, string if_Match, SetZoneTargetsRequest body, string? idempotency_Key = null, CancellationToken cancellationToken = default)
     {
         var zone = await _zones.SetTargetsAsync(Actor, zone_id, if_Match, body.Targets, cancellationToken).ConfigureAwait(false);
-        return Tagged(zone.Version, zone.ToContract());
+        return this.Versioned(zone.Version, zone.ToContract());
     }
 
     public override async Task<IActionResult> ArchiveZone(Guid zone_id, string if_Match, string? idempotency_Key = null, CancellationToken cancellationToken = default)
@@ -98,7 +97,7 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     {
         var (device, credential) = await _devices.RegisterAsync(Actor, body, cancellationToken).ConfigureAwait(false);
         Response.Headers.CacheControl = "no-store";
-        return Created($"/api/v1/devices/{device.Id}", device.Version, new DeviceWithCredential { Device = device.ToContract(), Credential = credential });
+        return this.CreatedVersioned($"/api/v1/devices/{device.Id}", device.Version, new DeviceWithCredential { Device = device.ToContract(), Credential = credential });
     }
 
     public override async Task<ActionResult<DevicePage>> ListDevices(
@@ -111,7 +110,7 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     public override async Task<ActionResult<Device>> GetDevice(Guid device_id, string? if_None_Match = null, CancellationToken cancellationToken = default)
     {
         var device = await _devices.GetAsync(Tenant, device_id, cancellationToken).ConfigureAwait(false);
-        return Read(if_None_Match, device.Version, device.ToContract);
+        return this.ReadVersioned(if_None_Match, device.Version, device.ToContract);
     }
 
     public override async Task<ActionResult<Device>> ActivateDevice(Guid device_id, string if_Match, string? idempotency_Key = null, CancellationToken cancellationToken = default) =>
@@ -133,31 +132,12 @@ public sealed class FleetController(FleetFeatures features, ITenantContext tenan
     {
         var (device, credential) = await _devices.RotateCredentialAsync(Actor, device_id, if_Match, cancellationToken).ConfigureAwait(false);
         Response.Headers.CacheControl = "no-store";
-        return Tagged(device.Version, new DeviceWithCredential { Device = device.ToContract(), Credential = credential });
+        return this.Versioned(device.Version, new DeviceWithCredential { Device = device.ToContract(), Credential = credential });
     }
 
     private Guid Tenant => tenant.TenantId ?? throw new ProblemException(ProblemTypes.Unauthenticated, "The access token does not name an organisation.");
 
     private Actor Actor => new(Tenant, tenant.ActorId);
 
-    private Device Answer(DeviceRecord device) => Tagged(device.Version, device.ToContract());
-
-    private T Tagged<T>(int version, T body)
-    {
-        Response.Headers.ETag = EntityTag.FromVersion(version);
-        return body;
-    }
-
-    private CreatedResult Created<T>(string location, int version, T body)
-    {
-        Response.Headers.ETag = EntityTag.FromVersion(version);
-        return Created(new Uri(location, UriKind.Relative), body);
-    }
-
-    /// <summary>A single-resource read: its ETag, or 304 when the caller already holds this version.</summary>
-    private ActionResult<T> Read<T>(string? ifNoneMatch, int version, Func<T> body)
-    {
-        Response.Headers.ETag = EntityTag.FromVersion(version);
-        return EntityTag.NoneMatch(ifNoneMatch, version) ? StatusCode(StatusCodes.Status304NotModified) : body();
-    }
+    private Device Answer(DeviceRecord device) => this.Versioned(device.Version, device.ToContract());
 }

@@ -233,4 +233,7 @@ for (const v of verbs) {
   }
 }
 
-module.exports = { plan };
+// The helpers other modules' plans build their resources with.
+const helpers = { request, owner, newZone, newDevice, json, plainText, header, ifMatch, to, asOwner, asViewer, common, guarded, read, unique, inFlight };
+
+module.exports = { plan, helpers };

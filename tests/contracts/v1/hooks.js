@@ -11,6 +11,7 @@ const identity = require('./identity');
 const jobs = require('./jobs');
 const fleet = require('./fleet');
 const telemetry = require('./telemetry');
+const alerting = require('./alerting');
 
 const run = promisify(execFile);
 const env = process.env;
@@ -75,6 +76,6 @@ for (const [route, item] of Object.entries(require('js-yaml').load(require('node
 
 install(hooks, {
   specPath,
-  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...telemetry.plan, ...tooLarge },
+  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...telemetry.plan, ...alerting.plan, ...tooLarge },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });

@@ -1,0 +1,51 @@
+using Canopy.Alerting.Domain;
+using Canopy.Alerting.Features;
+using Canopy.Contracts;
+using Canopy.Platform.Data;
+using Canopy.Platform.Problems;
+using Canopy.Platform.Tenancy;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Canopy.Alerting;
+
+/// <summary>The module's use cases, handed to its controller (public for MVC, the use cases stay internal).</summary>
+public sealed class AlertingFeatures
+{
+    internal AlertingFeatures(AlertRules rules) => Rules = rules;
+
+    internal AlertRules Rules { get; }
+}
+
+/// <summary>The operations of the Alerting tag: translate, call the feature, translate.</summary>
+/// <remarks>Who may call what comes from x-roles in the spec, enforced before these methods run.</remarks>
+public sealed class AlertingController(AlertingFeatures features, ITenantContext tenant) : AlertingControllerBase
+{
+    private readonly AlertRules _rules = features.Rules;
+
+    public override async Task<ActionResult<AlertRule>> CreateAlertRule(string idempotency_Key, CreateAlertRuleRequest body, CancellationToken cancellationToken = default)
+    {
+        var rule = await _rules.CreateAsync(Actor, body, cancellationToken).ConfigureAwait(false);
+        return this.CreatedVersioned($"/api/v1/alert-rules/{rule.Id}", rule.Version, rule.ToContract());
+    }
+
+    public override async Task<ActionResult<AlertRulePage>> ListAlertRules(string? cursor = null, int? limit = 50, AlertRuleStatus? status = null, CancellationToken cancellationToken = default) =>
+        await _rules.ListAsync(Tenant, status, cursor, limit ?? 50, cancellationToken).ConfigureAwait(false);
+
+    public override async Task<ActionResult<AlertRule>> GetAlertRule(Guid alert_rule_id, string? if_None_Match = null, CancellationToken cancellationToken = default)
+    {
+        var rule = await _rules.GetAsync(Tenant, alert_rule_id, cancellationToken).ConfigureAwait(false);
+        return this.ReadVersioned(if_None_Match, rule.Version, rule.ToContract);
+    }
+
+    public override async Task<ActionResult<AlertRule>> DisableAlertRule(Guid alert_rule_id, string if_Match, string? idempotency_Key = null, CancellationToken cancellationToken = default) =>
+        Answer(await _rules.ApplyAsync(Actor, alert_rule_id, if_Match, RuleVerb.Disable, cancellationToken).ConfigureAwait(false));
+
+    public override async Task<ActionResult<AlertRule>> EnableAlertRule(Guid alert_rule_id, string if_Match, string? idempotency_Key = null, CancellationToken cancellationToken = default) =>
+        Answer(await _rules.ApplyAsync(Actor, alert_rule_id, if_Match, RuleVerb.Enable, cancellationToken).ConfigureAwait(false));
+
+    private Guid Tenant => tenant.TenantId ?? throw new ProblemException(ProblemTypes.Unauthenticated, "The access token does not name an organisation.");
+
+    private Actor Actor => new(Tenant, tenant.ActorId);
+
+    private AlertRule Answer(RuleRecord rule) => this.Versioned(rule.Version, rule.ToContract());
+}
