@@ -638,10 +638,11 @@ namespace Canopy.Contracts
         /// <br/>device) breaks a condition for at least `for_seconds`: above or below `threshold`
         /// <br/>(`gt`, `gte`, `lt`, `lte`), or outside the target range of the device's zone
         /// <br/>(`outside_target`, which takes no `threshold`). The rule starts ENABLED. At least one
-        /// <br/>device of the scope that is not decommissioned must report the metric, and a zone rule
-        /// <br/>on `outside_target` needs the zone's target range for it (setZoneTargets), otherwise
-        /// <br/>422 says which; a scope that is not one of my organisation's live farms, zones or
-        /// <br/>devices is 422 too.
+        /// <br/>device of the scope that is not decommissioned must report the metric, and a zone or
+        /// <br/>device rule on `outside_target` needs the zone's target range for it (setZoneTargets),
+        /// <br/>otherwise 422 says which; a scope that is not one of my organisation's live farms,
+        /// <br/>zones or devices is 422 too (it is a member of the body, not the path). Names are
+        /// <br/>unique among my organisation's rules, compared case-insensitively (409).
         /// </remarks>
         /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
         /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
