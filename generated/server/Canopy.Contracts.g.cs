@@ -702,6 +702,59 @@ namespace Canopy.Contracts
         [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/alert-rules/{alert_rule_id}/enable", Name = "enableAlertRule")]
         public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertRule>> EnableAlertRule([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_rule_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
 
+        /// <summary>
+        /// List alerts
+        /// </summary>
+        /// <remarks>
+        /// My organisation's alerts, the most recently opened first, optionally only those in one
+        /// <br/>state. An alert is raised by a rule whose condition held long enough, or by a fault
+        /// <br/>reported on a device (resolved when the fault is cleared).
+        /// </remarks>
+        /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
+        /// <param name="limit">Page size.</param>
+        /// <param name="status">Only alerts in this state.</param>
+        /// <returns>A page of alerts.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/alerts", Name = "listAlerts")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertPage>> ListAlerts([Microsoft.AspNetCore.Mvc.FromQuery] string? cursor = null, [Microsoft.AspNetCore.Mvc.FromQuery] int? limit = 50, [Microsoft.AspNetCore.Mvc.FromQuery] AlertStatus? status = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Read an alert
+        /// </summary>
+        /// <remarks>
+        /// One of my organisation's alerts; other organisations' alerts are not found.
+        /// </remarks>
+        /// <param name="alert_id">The alert.</param>
+        /// <param name="if_None_Match">The `ETag` already held; answers 304 when the resource has not changed.</param>
+        /// <returns>The alert.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/alerts/{alert_id}", Name = "getAlert")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Alert>> GetAlert([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-None-Match")] string? if_None_Match = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Acknowledge an alert
+        /// </summary>
+        /// <remarks>
+        /// OPEN → ACKNOWLEDGED: someone is on it. An alert that is ACKNOWLEDGED or RESOLVED already (it may have resolved by itself a moment ago) answers 409 naming the state and the verbs it allows.
+        /// </remarks>
+        /// <param name="alert_id">The alert.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The alert, ACKNOWLEDGED.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/alerts/{alert_id}/acknowledge", Name = "acknowledgeAlert")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Alert>> AcknowledgeAlert([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Resolve an alert
+        /// </summary>
+        /// <remarks>
+        /// OPEN or ACKNOWLEDGED → RESOLVED, by hand. An alert that is RESOLVED already answers 409 naming the state.
+        /// </remarks>
+        /// <param name="alert_id">The alert.</param>
+        /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
+        /// <param name="idempotency_Key">Optional; when sent, behaves as on operations where it is required.</param>
+        /// <returns>The alert, RESOLVED.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpPost, Microsoft.AspNetCore.Mvc.Route("api/v1/alerts/{alert_id}/resolve", Name = "resolveAlert")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<Alert>> ResolveAlert([Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid alert_id, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "If-Match")] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] string if_Match, [Microsoft.AspNetCore.Mvc.FromHeader(Name = "Idempotency-Key")] string? idempotency_Key = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -3635,6 +3688,255 @@ namespace Canopy.Contracts
 
         /// <summary>
         /// The rule's version after the change.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// What raised the alert: a rule's condition (`threshold`) or a fault reported on a device (`device_fault`).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertKind
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"threshold")]
+        [System.Runtime.Serialization.EnumMember(Value = @"threshold")]
+        Threshold = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"device_fault")]
+        [System.Runtime.Serialization.EnumMember(Value = @"device_fault")]
+        Device_fault = 1,
+
+    }
+
+    /// <summary>
+    /// Where the alert is: OPEN → ACKNOWLEDGED (acknowledge) → RESOLVED (resolve); OPEN → RESOLVED (resolve, or by itself when its condition clears or its fault is cleared).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertStatus
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"OPEN")]
+        [System.Runtime.Serialization.EnumMember(Value = @"OPEN")]
+        OPEN = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"ACKNOWLEDGED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"ACKNOWLEDGED")]
+        ACKNOWLEDGED = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"RESOLVED")]
+        [System.Runtime.Serialization.EnumMember(Value = @"RESOLVED")]
+        RESOLVED = 2,
+
+    }
+
+    /// <summary>
+    /// A business verb on an alert (the last segment of its operation's path).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum AlertVerb
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"acknowledge")]
+        [System.Runtime.Serialization.EnumMember(Value = @"acknowledge")]
+        Acknowledge = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"resolve")]
+        [System.Runtime.Serialization.EnumMember(Value = @"resolve")]
+        Resolve = 1,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record Alert
+    {
+
+        /// <summary>
+        /// The alert.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertKind>))]
+        public required AlertKind Kind { get; set; }
+
+        /// <summary>
+        /// The rule that raised it (`threshold` alerts; null otherwise).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("rule_id")]
+        public required System.Guid? Rule_id { get; set; }
+
+        /// <summary>
+        /// The device it is about.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// The metric whose readings broke the rule, one of `Metric` (`threshold` alerts; null otherwise).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        public required string? Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("severity")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertSeverity>))]
+        public required AlertSeverity Severity { get; set; }
+
+        /// <summary>
+        /// What happened, in a sentence for whoever is on call.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("summary")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Summary { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertStatus>))]
+        public required AlertStatus Status { get; set; }
+
+        /// <summary>
+        /// The verbs the current state allows (none once resolved).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("allowed_verbs")]
+        // TODO(system.text.json): Add ItemConverterType with enum converter when supported
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<AlertVerb> Allowed_verbs { get; set; }
+
+        /// <summary>
+        /// When the alert was raised.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("opened_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Opened_at { get; set; }
+
+        /// <summary>
+        /// When someone acknowledged it, if anyone did.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("acknowledged_at")]
+        public required System.DateTimeOffset? Acknowledged_at { get; set; }
+
+        /// <summary>
+        /// When it was resolved, by hand or by itself.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("resolved_at")]
+        public required System.DateTimeOffset? Resolved_at { get; set; }
+
+        /// <summary>
+        /// Increases with every change; the `ETag` is derived from it.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("version")]
+        public required int Version { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertPage : PageInfo
+    {
+
+        /// <summary>
+        /// The alerts of this page.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<Alert> Data { get; set; }
+
+    }
+
+    /// <summary>
+    /// Payload of the alert events (outbox, version 1), which webhooks deliver: the alert after the change, and who or what resolved it (`resolved_by`: `member`, `fault_cleared`).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertEvent
+    {
+
+        /// <summary>
+        /// The alert.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("alert_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Alert_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("kind")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertKind>))]
+        public required AlertKind Kind { get; set; }
+
+        /// <summary>
+        /// The rule that raised it, if a rule did.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("rule_id")]
+        public required System.Guid? Rule_id { get; set; }
+
+        /// <summary>
+        /// The device it is about.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("device_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// The metric of a `threshold` alert, one of `Metric` (null otherwise).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        public required string? Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("severity")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertSeverity>))]
+        public required AlertSeverity Severity { get; set; }
+
+        /// <summary>
+        /// What happened.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("summary")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Summary { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<AlertStatus>))]
+        public required AlertStatus Status { get; set; }
+
+        /// <summary>
+        /// When it was raised.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("opened_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Opened_at { get; set; }
+
+        /// <summary>
+        /// Who or what resolved it, `member` or `fault_cleared` (alert.resolved only; null otherwise).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("resolved_by")]
+        public string? Resolved_by { get; set; }
+
+        /// <summary>
+        /// The alert's version after the change.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("version")]
         public required int Version { get; set; }

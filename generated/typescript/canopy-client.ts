@@ -4355,6 +4355,41 @@ export interface IAlertingClient {
      * @return The alert rule, ENABLED.
      */
     enableAlertRule(alert_rule_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<AlertRule>;
+
+    /**
+     * List alerts
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only alerts in this state.
+     * @return A page of alerts.
+     */
+    listAlerts(cursor?: string | undefined, limit?: number | undefined, status?: AlertStatus | undefined, signal?: AbortSignal): Promise<AlertPage>;
+
+    /**
+     * Read an alert
+     * @param alert_id The alert.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The alert.
+     */
+    getAlert(alert_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Alert>;
+
+    /**
+     * Acknowledge an alert
+     * @param alert_id The alert.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert, ACKNOWLEDGED.
+     */
+    acknowledgeAlert(alert_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Alert>;
+
+    /**
+     * Resolve an alert
+     * @param alert_id The alert.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert, RESOLVED.
+     */
+    resolveAlert(alert_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Alert>;
 }
 
 export class AlertingClient implements IAlertingClient {
@@ -4850,6 +4885,385 @@ export class AlertingClient implements IAlertingClient {
             });
         }
         return Promise.resolve<AlertRule>(null as any);
+    }
+
+    /**
+     * List alerts
+     * @param cursor (optional) Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.
+     * @param limit (optional) Page size.
+     * @param status (optional) Only alerts in this state.
+     * @return A page of alerts.
+     */
+    listAlerts(cursor?: string | undefined, limit?: number | undefined, status?: AlertStatus | undefined, signal?: AbortSignal): Promise<AlertPage> {
+        let url_ = this.baseUrl + "/api/v1/alerts?";
+        if (cursor === null)
+            throw new globalThis.Error("The parameter 'cursor' cannot be null.");
+        else if (cursor !== undefined)
+            url_ += "cursor=" + encodeURIComponent("" + cursor) + "&";
+        if (limit === null)
+            throw new globalThis.Error("The parameter 'limit' cannot be null.");
+        else if (limit !== undefined)
+            url_ += "limit=" + encodeURIComponent("" + limit) + "&";
+        if (status === null)
+            throw new globalThis.Error("The parameter 'status' cannot be null.");
+        else if (status !== undefined)
+            url_ += "status=" + encodeURIComponent("" + status) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processListAlerts(_response);
+        });
+    }
+
+    protected processListAlerts(response: Response): Promise<AlertPage> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertPage;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertPage>(null as any);
+    }
+
+    /**
+     * Read an alert
+     * @param alert_id The alert.
+     * @param if_None_Match (optional) The `ETag` already held; answers 304 when the resource has not changed.
+     * @return The alert.
+     */
+    getAlert(alert_id: string, if_None_Match?: string | undefined, signal?: AbortSignal): Promise<Alert> {
+        let url_ = this.baseUrl + "/api/v1/alerts/{alert_id}";
+        if (alert_id === undefined || alert_id === null)
+            throw new globalThis.Error("The parameter 'alert_id' must be defined.");
+        url_ = url_.replace("{alert_id}", encodeURIComponent("" + alert_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "If-None-Match": if_None_Match !== undefined && if_None_Match !== null ? "" + if_None_Match : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetAlert(_response);
+        });
+    }
+
+    protected processGetAlert(response: Response): Promise<Alert> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Alert;
+            return result200;
+            });
+        } else if (status === 304) {
+            return response.text().then((_responseText) => {
+            return throwException("Not modified since the `ETag` sent in `If-None-Match`.", status, _responseText, _headers);
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Alert>(null as any);
+    }
+
+    /**
+     * Acknowledge an alert
+     * @param alert_id The alert.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert, ACKNOWLEDGED.
+     */
+    acknowledgeAlert(alert_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Alert> {
+        let url_ = this.baseUrl + "/api/v1/alerts/{alert_id}/acknowledge";
+        if (alert_id === undefined || alert_id === null)
+            throw new globalThis.Error("The parameter 'alert_id' must be defined.");
+        url_ = url_.replace("{alert_id}", encodeURIComponent("" + alert_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processAcknowledgeAlert(_response);
+        });
+    }
+
+    protected processAcknowledgeAlert(response: Response): Promise<Alert> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Alert;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Alert>(null as any);
+    }
+
+    /**
+     * Resolve an alert
+     * @param alert_id The alert.
+     * @param if_Match The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.
+     * @param idempotency_Key (optional) Optional; when sent, behaves as on operations where it is required.
+     * @return The alert, RESOLVED.
+     */
+    resolveAlert(alert_id: string, if_Match: string, idempotency_Key?: string | undefined, signal?: AbortSignal): Promise<Alert> {
+        let url_ = this.baseUrl + "/api/v1/alerts/{alert_id}/resolve";
+        if (alert_id === undefined || alert_id === null)
+            throw new globalThis.Error("The parameter 'alert_id' must be defined.");
+        url_ = url_.replace("{alert_id}", encodeURIComponent("" + alert_id));
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "POST",
+            signal,
+            headers: {
+                "If-Match": if_Match !== undefined && if_Match !== null ? "" + if_Match : "",
+                "Idempotency-Key": idempotency_Key !== undefined && idempotency_Key !== null ? "" + idempotency_Key : "",
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processResolveAlert(_response);
+        });
+    }
+
+    protected processResolveAlert(response: Response): Promise<Alert> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Alert;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 403) {
+            return response.text().then((_responseText) => {
+            let result403: any = null;
+            result403 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The caller is known but not allowed to do this.", status, _responseText, _headers, result403);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 409) {
+            return response.text().then((_responseText) => {
+            let result409: any = null;
+            result409 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request conflicts with the resource\'s current state.", status, _responseText, _headers, result409);
+            });
+        } else if (status === 412) {
+            return response.text().then((_responseText) => {
+            let result412: any = null;
+            result412 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The If-Match value does not match the resource\'s current ETag.", status, _responseText, _headers, result412);
+            });
+        } else if (status === 428) {
+            return response.text().then((_responseText) => {
+            let result428: any = null;
+            result428 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("This operation needs an If-Match header.", status, _responseText, _headers, result428);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<Alert>(null as any);
     }
 }
 
@@ -6066,6 +6480,75 @@ export interface AlertRuleEvent {
     severity: AlertSeverity;
     status: AlertRuleStatus;
     /** The rule's version after the change. */
+    version: number;
+
+    [key: string]: any;
+}
+
+/** What raised the alert: a rule's condition (`threshold`) or a fault reported on a device (`device_fault`). */
+export type AlertKind = "threshold" | "device_fault";
+
+/** Where the alert is: OPEN → ACKNOWLEDGED (acknowledge) → RESOLVED (resolve); OPEN → RESOLVED (resolve, or by itself when its condition clears or its fault is cleared). */
+export type AlertStatus = "OPEN" | "ACKNOWLEDGED" | "RESOLVED";
+
+/** A business verb on an alert (the last segment of its operation's path). */
+export type AlertVerb = "acknowledge" | "resolve";
+
+export interface Alert {
+    /** The alert. */
+    id: string;
+    kind: AlertKind;
+    /** The rule that raised it (`threshold` alerts; null otherwise). */
+    rule_id: string | null;
+    /** The device it is about. */
+    device_id: string;
+    /** The metric whose readings broke the rule, one of `Metric` (`threshold` alerts; null otherwise). */
+    metric: string | null;
+    severity: AlertSeverity;
+    /** What happened, in a sentence for whoever is on call. */
+    summary: string;
+    status: AlertStatus;
+    /** The verbs the current state allows (none once resolved). */
+    allowed_verbs: AlertVerb[];
+    /** When the alert was raised. */
+    opened_at: string;
+    /** When someone acknowledged it, if anyone did. */
+    acknowledged_at: string | null;
+    /** When it was resolved, by hand or by itself. */
+    resolved_at: string | null;
+    /** Increases with every change; the `ETag` is derived from it. */
+    version: number;
+
+    [key: string]: any;
+}
+
+export interface AlertPage extends PageInfo {
+    /** The alerts of this page. */
+    data: Alert[];
+
+    [key: string]: any;
+}
+
+/** Payload of the alert events (outbox, version 1), which webhooks deliver: the alert after the change, and who or what resolved it (`resolved_by`: `member`, `fault_cleared`). */
+export interface AlertEvent {
+    /** The alert. */
+    alert_id: string;
+    kind: AlertKind;
+    /** The rule that raised it, if a rule did. */
+    rule_id: string | null;
+    /** The device it is about. */
+    device_id: string;
+    /** The metric of a `threshold` alert, one of `Metric` (null otherwise). */
+    metric: string | null;
+    severity: AlertSeverity;
+    /** What happened. */
+    summary: string;
+    status: AlertStatus;
+    /** When it was raised. */
+    opened_at: string;
+    /** Who or what resolved it, `member` or `fault_cleared` (alert.resolved only; null otherwise). */
+    resolved_by?: string | null;
+    /** The alert's version after the change. */
     version: number;
 
     [key: string]: any;

@@ -92,3 +92,32 @@ public sealed class RuleLifecycleTests
         Assert.Equal(RuleLifecycle.AllowedVerbs(from), refusal.Allowed);
     }
 }
+
+public sealed class AlertLifecycleTests
+{
+    [Theory]
+    [InlineData("Open", "Acknowledge", "Acknowledged")]
+    [InlineData("Open", "Resolve", "Resolved")]
+    [InlineData("Acknowledged", "Resolve", "Resolved")]
+    public void Given_the_verb_its_state_allows_Then_the_alert_moves(string from, string verb, string to) =>
+        Assert.Equal(Enum.Parse<AlertState>(to), AlertLifecycle.Apply(Enum.Parse<AlertState>(from), Enum.Parse<AlertVerb>(verb)));
+
+    [Theory]
+    [InlineData("Acknowledged", "Acknowledge", "The alert is ACKNOWLEDGED: it cannot acknowledge. Allowed now: resolve.")]
+    [InlineData("Resolved", "Acknowledge", "The alert is RESOLVED, which is final: it cannot acknowledge.")]
+    [InlineData("Resolved", "Resolve", "The alert is RESOLVED, which is final: it cannot resolve.")]
+    public void Given_a_verb_its_state_does_not_allow_Then_the_refusal_names_the_state(string state, string verb, string message)
+    {
+        var refusal = Assert.Throws<IllegalAlertTransitionException>(() => AlertLifecycle.Apply(Enum.Parse<AlertState>(state), Enum.Parse<AlertVerb>(verb)));
+
+        Assert.Equal(message, refusal.Message);
+        Assert.Equal(AlertLifecycle.AllowedVerbs(Enum.Parse<AlertState>(state)), refusal.Allowed);
+    }
+
+    [Theory]
+    [InlineData("battery_low", "warning")]
+    [InlineData("sensor_failure", "critical")]
+    [InlineData("water_ingress", "critical")]
+    public void Given_a_fault_code_Then_only_a_low_battery_is_a_warning(string code, string severity) =>
+        Assert.Equal(severity, AlertLifecycle.FaultSeverity(code));
+}

@@ -1,14 +1,16 @@
 // How the contract run provokes each documented status of the Alerting operations. Every
-// transaction gets its own zone, device and rule, made through the API by the owner.
+// transaction gets its own zone, device and rule (or a device's fault and the alert it raises),
+// made through the API by the owner.
 'use strict';
 
 const crypto = require('node:crypto');
 const { limited, unavailable, noFault, path } = require('./identity');
 const { helpers } = require('./fleet');
 
-const { request, owner, newZone, newDevice, json, plainText, header, ifMatch, to, asOwner, asViewer, common, guarded, read, unique } = helpers;
+const { request, owner, newZone, newDevice, faultyDevice, json, plainText, header, ifMatch, to, asOwner, asViewer, common, guarded, read, unique } = helpers;
 
 const exampleRule = '0193a0c4-9300-7000-8000-000000000001';
+const exampleAlert = '0193a0c4-9400-7000-8000-000000000001';
 
 // A zone holding one device that reports CO₂, temperature and humidity (sensirion-scd41).
 async function watchedZone(t) {
@@ -26,6 +28,22 @@ async function disabledRule(t) {
   const rule = await newRule(t);
   return request(t, 'POST', `/api/v1/alert-rules/${rule.id}/disable`, { token: await owner(t), ifMatch: `"${rule.version}"` });
 }
+
+// An OPEN alert: a fault reported on a new device, once Alerting has received Fleet's event.
+async function openAlert(t) {
+  const device = await faultyDevice(t);
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const page = await request(t, 'GET', '/api/v1/alerts?status=OPEN&limit=200', { token: await owner(t) });
+    const alert = page.data.find((a) => a.device_id === device.id);
+    if (alert) return alert;
+    if (Date.now() > deadline) throw new Error(`no alert was raised for the fault of device ${device.id}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+const alertVerb = async (t, alert, name) => request(t, 'POST', `/api/v1/alerts/${alert.id}/${name}`, { token: await owner(t), ifMatch: `"${alert.version}"` });
+const acknowledgedAlert = async (t) => alertVerb(t, await openAlert(t), 'acknowledge');
+const resolvedAlert = async (t) => alertVerb(t, await openAlert(t), 'resolve');
 
 const create = 'POST /api/v1/alert-rules';
 const list = 'GET /api/v1/alert-rules';
@@ -68,6 +86,35 @@ for (const v of verbs) {
   Object.assign(plan, common(route, exampleRule));
   plan[`${route} 409`] = { provoke: onRule(v.refusedFrom) };
   Object.assign(plan, guarded(route, exampleRule, (t) => newRule(t)));
+}
+
+const alerts = 'GET /api/v1/alerts';
+const alert = '/api/v1/alerts/{alert_id}';
+const alertRead = read(exampleAlert, (t) => openAlert(t));
+Object.assign(plan, {
+  [`${alerts} 200`]: { provoke: async (t) => { await asOwner(t); await openAlert(t); path(t, '/api/v1/alerts?status=OPEN&limit=5'); } },
+  [`${alerts} 400`]: { provoke: async (t) => { await asOwner(t); path(t, '/api/v1/alerts?status=SILENCED'); } },
+  [`${alerts} 401`]: { provoke: () => {} },
+  [`${alerts} 429`]: limited('standard', true),
+  [`${alerts} 500`]: { skip: noFault },
+  [`${alerts} 503`]: unavailable,
+  [`GET ${alert} 200`]: alertRead[200],
+  [`GET ${alert} 304`]: alertRead[304],
+  ...common(`GET ${alert}`, exampleAlert, { viewerForbidden: false }),
+});
+
+// The alert verbs: the alert each applies to, and one whose state refuses it (409).
+const alertVerbs = [
+  { name: 'acknowledge', from: (t) => openAlert(t), refusedFrom: (t) => acknowledgedAlert(t) },
+  { name: 'resolve', from: (t) => acknowledgedAlert(t), refusedFrom: (t) => resolvedAlert(t) },
+];
+for (const v of alertVerbs) {
+  const route = `POST ${alert}/${v.name}`;
+  const onAlert = (make) => async (t) => { await asOwner(t); const made = await make(t); to(t, exampleAlert, made.id); ifMatch(t, made.version); };
+  plan[`${route} 200`] = { provoke: onAlert(v.from) };
+  Object.assign(plan, common(route, exampleAlert));
+  plan[`${route} 409`] = { provoke: onAlert(v.refusedFrom) };
+  Object.assign(plan, guarded(route, exampleAlert, (t) => openAlert(t)));
 }
 
 module.exports = { plan };

@@ -234,6 +234,6 @@ for (const v of verbs) {
 }
 
 // The helpers other modules' plans build their resources with.
-const helpers = { request, owner, newZone, newDevice, json, plainText, header, ifMatch, to, asOwner, asViewer, common, guarded, read, unique, inFlight };
+const helpers = { request, owner, newZone, newDevice, faultyDevice, json, plainText, header, ifMatch, to, asOwner, asViewer, common, guarded, read, unique, inFlight };
 
 module.exports = { plan, helpers };

@@ -3,7 +3,6 @@ using Canopy.Alerting.Domain;
 using Canopy.Contracts;
 using Canopy.Platform.Data;
 using Canopy.Platform.Domain;
-using Canopy.Platform.Idempotency;
 using Canopy.Platform.Messaging;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Problems;
@@ -11,9 +10,6 @@ using Npgsql;
 using NpgsqlTypes;
 
 namespace Canopy.Alerting.Features;
-
-/// <summary>Who acts: the tenant every row is bound to, and the member recorded as <c>created_by</c>.</summary>
-internal sealed record Actor(Guid TenantId, Guid? UserId);
 
 /// <summary>A rule as stored.</summary>
 internal sealed record RuleRecord(
@@ -47,7 +43,7 @@ internal sealed record RuleRecord(
 }
 
 /// <summary>Alert rules: create (checked against what Fleet says of the scope), list newest first, read, disable and enable.</summary>
-internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyClaims idempotency, MessageWriter messages, CursorCodec cursors, TimeProvider time)
+internal sealed class AlertRules(AlertingDatabase database, MessageWriter messages, CursorCodec cursors, TimeProvider time)
 {
     public const string Created = "alert_rule.created";
     public const string Disabled = "alert_rule.disabled";
@@ -62,7 +58,7 @@ internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyCla
         var now = time.GetUtcNow();
         var rule = new RuleRecord(Guid.CreateVersion7(now), request.Name.Trim(), WireNames.Of(request.Metric), WireNames.Of(request.Operator), request.Threshold,
             request.For_seconds, WireNames.Of(request.Scope.Kind), request.Scope.Id, WireNames.Of(request.Severity), RuleState.Enabled, 1, now, now);
-        await using var tx = await ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
         var scope = await ScopeAsync(tx, rule.ScopeKind, rule.ScopeId, cancellationToken).ConfigureAwait(false);
         var violations = RuleChecks.Check(new RuleDraft(MetricKind.Named(rule.Metric), rule.Operator, rule.Threshold, rule.ScopeKind), scope);
         if (violations.Count > 0)
@@ -96,7 +92,7 @@ internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyCla
         var state = status is { } s ? WireNames.Of(s) : null;
         var filters = CursorCodec.HashFilters(("list", "alert-rules"), ("status", state));
         Guid? before = cursor is null ? null : Guid.Parse(cursors.Decode(cursor, filters).After[0]);
-        var rules = await PostgresTransaction.ReadAsync(dataSources.Primary, tenantId, $"""
+        var rules = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"""
             SELECT {RuleRecord.Columns} FROM alerting.rules
              WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
              ORDER BY id DESC
@@ -109,7 +105,7 @@ internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyCla
 
     public async Task<RuleRecord> GetAsync(Guid tenantId, Guid ruleId, CancellationToken cancellationToken)
     {
-        var found = await PostgresTransaction.ReadAsync(dataSources.Primary, tenantId, $"SELECT {RuleRecord.Columns} FROM alerting.rules WHERE id = $1",
+        var found = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"SELECT {RuleRecord.Columns} FROM alerting.rules WHERE id = $1",
             RuleRecord.Read, cancellationToken, ruleId).ConfigureAwait(false);
         return found.Count == 1 ? found[0] : throw NotFound();
     }
@@ -119,7 +115,7 @@ internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyCla
     {
         ArgumentNullException.ThrowIfNull(actor);
         var now = time.GetUtcNow();
-        await using var tx = await ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
         await using var find = tx.Command($"SELECT {RuleRecord.Columns} FROM alerting.rules WHERE id = $1 FOR NO KEY UPDATE", ruleId);
         var rule = (await PostgresTransaction.ReadAllAsync(find, RuleRecord.Read, cancellationToken).ConfigureAwait(false)).SingleOrDefault() ?? throw NotFound();
         EntityTag.RequireMatch(ifMatch, rule.Version);
@@ -130,10 +126,7 @@ internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyCla
         }
         catch (IllegalRuleTransitionException ex)
         {
-            var problem = new ProblemException(ProblemTypes.Conflict, ex.Message);
-            problem.Extensions["current_state"] = ex.Current.Name();
-            problem.Extensions["allowed_verbs"] = ex.Allowed.Select(v => v.Name()).ToList();
-            throw problem;
+            throw AlertingDatabase.IllegalVerb(ex.Message, ex.Current.Name(), ex.Allowed.Select(v => v.Name()));
         }
 
         var changed = rule with { State = next, Version = rule.Version + 1, UpdatedAt = now };
@@ -154,24 +147,8 @@ internal sealed class AlertRules(PostgresDataSources dataSources, IdempotencyCla
         return rows[0];
     }
 
-    /// <summary>A change, on the primary, with the request's idempotency key claimed first.</summary>
-    private async Task<PostgresTransaction> ChangeAsync(Guid tenantId, CancellationToken cancellationToken)
-    {
-        var tx = await PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
-            return tx;
-        }
-        catch
-        {
-            await tx.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
     private Task<Guid> AppendAsync(PostgresTransaction tx, string type, RuleRecord rule, Guid tenantId, CancellationToken cancellationToken) =>
         messages.AppendEventAsync(tx.Connection, tx.Transaction, type, EventVersion, rule.ToEvent(), tenantId, rule.Id, cancellationToken);
 
-    private static ProblemException NotFound() => new(ProblemTypes.NotFound, "No alert rule with this id exists in your organisation.");
+    private static ProblemException NotFound() => AlertingDatabase.NotFound("alert rule");
 }

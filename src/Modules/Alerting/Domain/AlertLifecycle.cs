@@ -1,0 +1,60 @@
+namespace Canopy.Alerting.Domain;
+
+/// <summary>Where an alert is (DESIGN.md, state machines).</summary>
+internal enum AlertState
+{
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+/// <summary>What a member may do to an alert.</summary>
+internal enum AlertVerb
+{
+    Acknowledge,
+    Resolve,
+}
+
+/// <summary>
+/// The alert lifecycle: OPEN → ACKNOWLEDGED (acknowledge) → RESOLVED (resolve); OPEN → RESOLVED
+/// (resolve, or by itself when its condition clears or its fault is cleared). RESOLVED is final.
+/// </summary>
+internal static class AlertLifecycle
+{
+    public static IReadOnlyList<AlertVerb> AllowedVerbs(AlertState state) => state switch
+    {
+        AlertState.Open => [AlertVerb.Acknowledge, AlertVerb.Resolve],
+        AlertState.Acknowledged => [AlertVerb.Resolve],
+        _ => [],
+    };
+
+    /// <summary>The state after the verb, or an <see cref="IllegalAlertTransitionException"/> naming what is allowed instead.</summary>
+    public static AlertState Apply(AlertState state, AlertVerb verb) =>
+        AllowedVerbs(state).Contains(verb)
+            ? verb == AlertVerb.Acknowledge ? AlertState.Acknowledged : AlertState.Resolved
+            : throw new IllegalAlertTransitionException(state, verb, AllowedVerbs(state));
+
+    public static string Name(this AlertState state) => state.ToString().ToUpperInvariant();
+
+    public static AlertState ParseState(string name) => Enum.Parse<AlertState>(name, ignoreCase: true);
+
+    public static string Name(this AlertVerb verb) => verb.ToString().ToLowerInvariant();
+
+    /// <summary>How urgent a device's fault is: a low battery can wait for the next round; every other fault stops readings or falsifies them.</summary>
+    public static string FaultSeverity(string faultCode) => faultCode == "battery_low" ? "warning" : "critical";
+
+    /// <summary>The sentence on call reads for a device's fault.</summary>
+    public static string FaultSummary(string serialNumber, string faultCode, string note) =>
+        $"Device {serialNumber} reports a fault: {faultCode} ({note}).";
+}
+
+/// <summary>A verb the alert's current state does not allow.</summary>
+internal sealed class IllegalAlertTransitionException(AlertState current, AlertVerb verb, IReadOnlyList<AlertVerb> allowed)
+    : InvalidOperationException(allowed.Count == 0
+        ? $"The alert is {current.Name()}, which is final: it cannot {verb.Name()}."
+        : $"The alert is {current.Name()}: it cannot {verb.Name()}. Allowed now: {string.Join(", ", allowed.Select(v => v.Name()))}.")
+{
+    public AlertState Current { get; } = current;
+
+    public IReadOnlyList<AlertVerb> Allowed { get; } = allowed;
+}

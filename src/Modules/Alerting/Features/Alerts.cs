@@ -1,0 +1,114 @@
+using Canopy.Alerting.Domain;
+using Canopy.Contracts;
+using Canopy.Platform.Data;
+using Canopy.Platform.Messaging;
+using Canopy.Platform.Postgres;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Canopy.Alerting.Features;
+
+/// <summary>An alert as stored.</summary>
+internal sealed record AlertRecord(
+    Guid Id, string Kind, Guid? RuleId, Guid DeviceId, string? Metric, string Severity, string Summary, AlertState State,
+    DateTimeOffset OpenedAt, DateTimeOffset? AcknowledgedAt, DateTimeOffset? ResolvedAt, string? ResolvedBy, int Version)
+{
+    public const string Columns = "id, kind, rule_id, device_id, metric, severity, summary, status, opened_at, acknowledged_at, resolved_at, resolved_by, version";
+
+    public static AlertRecord Read(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetGuid(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+        reader.GetString(5), reader.GetString(6), AlertLifecycle.ParseState(reader.GetString(7)), reader.GetFieldValue<DateTimeOffset>(8),
+        reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
+        reader.IsDBNull(11) ? null : reader.GetString(11), reader.GetInt32(12));
+
+    public Alert ToContract() => new()
+    {
+        Id = Id, Kind = WireNames.Parse<AlertKind>(Kind), Rule_id = RuleId, Device_id = DeviceId, Metric = Metric,
+        Severity = WireNames.Parse<AlertSeverity>(Severity), Summary = Summary, Status = WireNames.Parse<AlertStatus>(State.Name()),
+        Allowed_verbs = AlertLifecycle.AllowedVerbs(State).Select(v => WireNames.Parse<Canopy.Contracts.AlertVerb>(v.Name())).ToList(),
+        Opened_at = OpenedAt, Acknowledged_at = AcknowledgedAt, Resolved_at = ResolvedAt, Version = Version,
+    };
+
+    public AlertEvent ToEvent() => new()
+    {
+        Alert_id = Id, Kind = WireNames.Parse<AlertKind>(Kind), Rule_id = RuleId, Device_id = DeviceId, Metric = Metric,
+        Severity = WireNames.Parse<AlertSeverity>(Severity), Summary = Summary, Status = WireNames.Parse<AlertStatus>(State.Name()),
+        Opened_at = OpenedAt, Resolved_by = ResolvedBy, Version = Version,
+    };
+}
+
+/// <summary>Alerts: list the most recently opened first, read, acknowledge and resolve.</summary>
+internal sealed class Alerts(AlertingDatabase database, MessageWriter messages, CursorCodec cursors, TimeProvider time)
+{
+    public const string Raised = "alert.raised";
+    public const string Acknowledged = "alert.acknowledged";
+    public const string Resolved = "alert.resolved";
+    public const int EventVersion = 1;
+
+    public async Task<AlertPage> ListAsync(Guid tenantId, AlertStatus? status, string? cursor, int limit, CancellationToken cancellationToken)
+    {
+        var state = status is { } s ? WireNames.Of(s) : null;
+        var filters = CursorCodec.HashFilters(("list", "alerts"), ("status", state));
+        Guid? before = cursor is null ? null : Guid.Parse(cursors.Decode(cursor, filters).After[0]);
+        var alerts = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"""
+            SELECT {AlertRecord.Columns} FROM alerting.alerts
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
+             ORDER BY id DESC
+             LIMIT $3
+            """, AlertRecord.Read, cancellationToken,
+            PostgresTransaction.Nullable(state, NpgsqlDbType.Text), PostgresTransaction.Nullable(before, NpgsqlDbType.Uuid), limit + 1).ConfigureAwait(false);
+        var (page, next) = Pages.Cut(alerts, limit, last => cursors.Encode(new CursorPosition([last.Id.ToString()]), filters));
+        return new AlertPage { Data = page.Select(a => a.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
+    }
+
+    public async Task<AlertRecord> GetAsync(Guid tenantId, Guid alertId, CancellationToken cancellationToken)
+    {
+        var found = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"SELECT {AlertRecord.Columns} FROM alerting.alerts WHERE id = $1",
+            AlertRecord.Read, cancellationToken, alertId).ConfigureAwait(false);
+        return found.Count == 1 ? found[0] : throw AlertingDatabase.NotFound("alert");
+    }
+
+    /// <summary>Acknowledges or resolves the alert by hand: If-Match on its version, 409 naming the state when the verb does not apply (it may have resolved by itself).</summary>
+    public async Task<AlertRecord> ApplyAsync(Actor actor, Guid alertId, string? ifMatch, Domain.AlertVerb verb, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var now = time.GetUtcNow();
+        await using var tx = await database.ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
+        await using var find = tx.Command($"SELECT {AlertRecord.Columns} FROM alerting.alerts WHERE id = $1 FOR UPDATE", alertId);
+        var alert = (await PostgresTransaction.ReadAllAsync(find, AlertRecord.Read, cancellationToken).ConfigureAwait(false)).SingleOrDefault()
+            ?? throw AlertingDatabase.NotFound("alert");
+        EntityTag.RequireMatch(ifMatch, alert.Version);
+        AlertState next;
+        try
+        {
+            next = AlertLifecycle.Apply(alert.State, verb);
+        }
+        catch (IllegalAlertTransitionException ex)
+        {
+            throw AlertingDatabase.IllegalVerb(ex.Message, ex.Current.Name(), ex.Allowed.Select(v => v.Name()));
+        }
+
+        var changed = verb == Domain.AlertVerb.Acknowledge
+            ? alert with { State = next, AcknowledgedAt = now, Version = alert.Version + 1 }
+            : alert with { State = next, ResolvedAt = now, ResolvedBy = "member", Version = alert.Version + 1 };
+        await tx.ExecuteAsync("""
+            UPDATE alerting.alerts
+               SET status = $2, acknowledged_at = $3, acknowledged_by = CASE WHEN $7 THEN $6 ELSE acknowledged_by END,
+                   resolved_at = $4, resolved_by = $5, version = $8
+             WHERE id = $1
+            """, cancellationToken, alertId, next.Name(), PostgresTransaction.Nullable(changed.AcknowledgedAt, NpgsqlDbType.TimestampTz),
+            PostgresTransaction.Nullable(changed.ResolvedAt, NpgsqlDbType.TimestampTz), PostgresTransaction.Nullable(changed.ResolvedBy, NpgsqlDbType.Text),
+            PostgresTransaction.Nullable(actor.UserId, NpgsqlDbType.Uuid), verb == Domain.AlertVerb.Acknowledge, changed.Version).ConfigureAwait(false);
+        await AppendAsync(messages, tx.Connection, tx.Transaction, verb == Domain.AlertVerb.Acknowledge ? Acknowledged : Resolved, changed, actor.TenantId, cancellationToken).ConfigureAwait(false);
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return changed;
+    }
+
+    public static Task<Guid> AppendAsync(
+        MessageWriter messages, NpgsqlConnection connection, NpgsqlTransaction transaction, string type, AlertRecord alert, Guid tenantId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(alert);
+        return messages.AppendEventAsync(connection, transaction, type, EventVersion, alert.ToEvent(), tenantId, alert.Id, cancellationToken);
+    }
+}

@@ -1,0 +1,88 @@
+using Canopy.Alerting.Domain;
+using Canopy.Platform.Messaging;
+using Npgsql;
+
+namespace Canopy.Alerting.Features;
+
+/// <summary>
+/// A fault reported on a device (Fleet's device.fault_reported) raises a device-fault alert;
+/// the fault cleared (device.fault_cleared) resolves it. One alert that is not resolved per
+/// device and fault: a redelivered report finds the open one (a partial unique index), and a
+/// clearing with nothing open changes nothing. Fleet's events of one device arrive in order.
+/// </summary>
+internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
+{
+    public const string FaultReported = "device.fault_reported";
+    public const string FaultCleared = "device.fault_cleared";
+
+    public string Name => "alerting.device-faults";
+
+    public string Owner => "alerting";
+
+    public IReadOnlyCollection<string> EventTypes { get; } = [FaultReported, FaultCleared];
+
+    public async Task HandleAsync(OutboxEvent message, MessageContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(context);
+        var payload = message.Payload;
+        if (message.TenantId is not { } tenantId || !payload.TryGetProperty("device_id", out var idValue) || !idValue.TryGetGuid(out var deviceId))
+        {
+            throw new PoisonMessageException($"{message.Type} needs a tenant and a device_id.");
+        }
+
+        if (message.Type == FaultCleared)
+        {
+            await ResolveAsync(tenantId, deviceId, message.OccurredAt, context, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (!payload.TryGetProperty("fault", out var fault) || fault.ValueKind != System.Text.Json.JsonValueKind.Object
+            || fault.GetProperty("code").GetString() is not { } code || fault.GetProperty("note").GetString() is not { } note
+            || !fault.GetProperty("reported_at").TryGetDateTimeOffset(out var reportedAt))
+        {
+            throw new PoisonMessageException("device.fault_reported needs its fault (code, note, reported_at).");
+        }
+
+        var serial = payload.TryGetProperty("serial_number", out var serialValue) ? serialValue.GetString() ?? deviceId.ToString() : deviceId.ToString();
+        var alert = new AlertRecord(Guid.CreateVersion7(reportedAt), "device_fault", null, deviceId, null, AlertLifecycle.FaultSeverity(code),
+            AlertLifecycle.FaultSummary(serial, code, note), AlertState.Open, reportedAt, null, null, null, 1);
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO alerting.alerts (id, tenant_id, kind, device_id, severity, summary, opened_at)
+            VALUES ($1, $2, 'device_fault', $3, $4, $5, $6)
+            ON CONFLICT (device_id) WHERE kind = 'device_fault' AND status <> 'RESOLVED' DO NOTHING
+            """, context.Connection, context.Transaction)
+        {
+            Parameters = { new() { Value = alert.Id }, new() { Value = tenantId }, new() { Value = deviceId }, new() { Value = alert.Severity }, new() { Value = alert.Summary }, new() { Value = reportedAt } },
+        };
+        if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
+        {
+            await Alerts.AppendAsync(messages, context.Connection, context.Transaction, Alerts.Raised, alert, tenantId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ResolveAsync(Guid tenantId, Guid deviceId, DateTimeOffset clearedAt, MessageContext context, CancellationToken cancellationToken)
+    {
+        await using var update = new NpgsqlCommand($"""
+            UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = 'fault_cleared', version = version + 1
+             WHERE device_id = $1 AND kind = 'device_fault' AND status <> 'RESOLVED'
+            RETURNING {AlertRecord.Columns}
+            """, context.Connection, context.Transaction)
+        {
+            Parameters = { new() { Value = deviceId }, new() { Value = clearedAt } },
+        };
+        var resolved = new List<AlertRecord>();
+        await using (var reader = await update.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                resolved.Add(AlertRecord.Read(reader));
+            }
+        }
+
+        foreach (var alert in resolved)
+        {
+            await Alerts.AppendAsync(messages, context.Connection, context.Transaction, Alerts.Resolved, alert, tenantId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
