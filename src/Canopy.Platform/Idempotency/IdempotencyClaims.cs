@@ -51,6 +51,25 @@ public sealed class IdempotentReplayException(StoredResponse response) : Excepti
 /// </summary>
 public sealed class IdempotencyClaims(IHttpContextAccessor http, NpgsqlDataSource dataSource)
 {
+    /// <summary>
+    /// A change: a transaction bound to the tenant, with the request's idempotency key claimed
+    /// first, so a key that already took effect stops here, before any effect or integrity check.
+    /// </summary>
+    public async Task<Postgres.PostgresTransaction> BeginChangeAsync(NpgsqlDataSource primary, Guid tenantId, CancellationToken cancellationToken)
+    {
+        var tx = await Postgres.PostgresTransaction.BeginAsync(primary, tenantId, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+            return tx;
+        }
+        catch
+        {
+            await tx.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     public async Task ClaimAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         if (http.HttpContext?.Features.Get<IdempotencyFeature>() is not { } key)

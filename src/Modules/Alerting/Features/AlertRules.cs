@@ -43,7 +43,7 @@ internal sealed record RuleRecord(
 }
 
 /// <summary>Alert rules: create (checked against what Fleet says of the scope), list newest first, read, disable and enable.</summary>
-internal sealed class AlertRules(AlertingDatabase database, MessageWriter messages, CursorCodec cursors, TimeProvider time)
+internal sealed class AlertRules(AlertingDatabase database, MessageWriter messages, TimeProvider time)
 {
     public const string Created = "alert_rule.created";
     public const string Disabled = "alert_rule.disabled";
@@ -89,26 +89,13 @@ internal sealed class AlertRules(AlertingDatabase database, MessageWriter messag
 
     public async Task<AlertRulePage> ListAsync(Guid tenantId, AlertRuleStatus? status, string? cursor, int limit, CancellationToken cancellationToken)
     {
-        var state = status is { } s ? WireNames.Of(s) : null;
-        var filters = CursorCodec.HashFilters(("list", "alert-rules"), ("status", state));
-        Guid? before = cursor is null ? null : Guid.Parse(cursors.Decode(cursor, filters).After[0]);
-        var rules = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"""
-            SELECT {RuleRecord.Columns} FROM alerting.rules
-             WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
-             ORDER BY id DESC
-             LIMIT $3
-            """, RuleRecord.Read, cancellationToken,
-            PostgresTransaction.Nullable(state, NpgsqlDbType.Text), PostgresTransaction.Nullable(before, NpgsqlDbType.Uuid), limit + 1).ConfigureAwait(false);
-        var (page, next) = Pages.Cut(rules, limit, last => cursors.Encode(new CursorPosition([last.Id.ToString()]), filters));
+        var (page, next) = await database.NewestFirstAsync(tenantId, "alerting.rules", RuleRecord.Columns, RuleRecord.Read, r => r.Id,
+            status is { } s ? WireNames.Of(s) : null, cursor, limit, cancellationToken).ConfigureAwait(false);
         return new AlertRulePage { Data = page.Select(r => r.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 
-    public async Task<RuleRecord> GetAsync(Guid tenantId, Guid ruleId, CancellationToken cancellationToken)
-    {
-        var found = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"SELECT {RuleRecord.Columns} FROM alerting.rules WHERE id = $1",
-            RuleRecord.Read, cancellationToken, ruleId).ConfigureAwait(false);
-        return found.Count == 1 ? found[0] : throw NotFound();
-    }
+    public Task<RuleRecord> GetAsync(Guid tenantId, Guid ruleId, CancellationToken cancellationToken) =>
+        database.FindAsync(tenantId, "alerting.rules", RuleRecord.Columns, RuleRecord.Read, ruleId, "alert rule", cancellationToken);
 
     /// <summary>Disables or enables the rule: If-Match on its version, a 409 naming the state when the verb does not apply.</summary>
     public async Task<RuleRecord> ApplyAsync(Actor actor, Guid ruleId, string? ifMatch, RuleVerb verb, CancellationToken cancellationToken)
@@ -117,7 +104,7 @@ internal sealed class AlertRules(AlertingDatabase database, MessageWriter messag
         var now = time.GetUtcNow();
         await using var tx = await database.ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
         await using var find = tx.Command($"SELECT {RuleRecord.Columns} FROM alerting.rules WHERE id = $1 FOR NO KEY UPDATE", ruleId);
-        var rule = (await PostgresTransaction.ReadAllAsync(find, RuleRecord.Read, cancellationToken).ConfigureAwait(false)).SingleOrDefault() ?? throw NotFound();
+        var rule = (await PostgresTransaction.ReadAllAsync(find, RuleRecord.Read, cancellationToken).ConfigureAwait(false)).SingleOrDefault() ?? throw AlertingDatabase.NotFound("alert rule");
         EntityTag.RequireMatch(ifMatch, rule.Version);
         RuleState next;
         try
@@ -149,6 +136,4 @@ internal sealed class AlertRules(AlertingDatabase database, MessageWriter messag
 
     private Task<Guid> AppendAsync(PostgresTransaction tx, string type, RuleRecord rule, Guid tenantId, CancellationToken cancellationToken) =>
         messages.AppendEventAsync(tx.Connection, tx.Transaction, type, EventVersion, rule.ToEvent(), tenantId, rule.Id, cancellationToken);
-
-    private static ProblemException NotFound() => AlertingDatabase.NotFound("alert rule");
 }

@@ -38,7 +38,7 @@ internal sealed record AlertRecord(
 }
 
 /// <summary>Alerts: list the most recently opened first, read, acknowledge and resolve.</summary>
-internal sealed class Alerts(AlertingDatabase database, MessageWriter messages, CursorCodec cursors, TimeProvider time)
+internal sealed class Alerts(AlertingDatabase database, MessageWriter messages, TimeProvider time)
 {
     public const string Raised = "alert.raised";
     public const string Acknowledged = "alert.acknowledged";
@@ -47,26 +47,13 @@ internal sealed class Alerts(AlertingDatabase database, MessageWriter messages, 
 
     public async Task<AlertPage> ListAsync(Guid tenantId, AlertStatus? status, string? cursor, int limit, CancellationToken cancellationToken)
     {
-        var state = status is { } s ? WireNames.Of(s) : null;
-        var filters = CursorCodec.HashFilters(("list", "alerts"), ("status", state));
-        Guid? before = cursor is null ? null : Guid.Parse(cursors.Decode(cursor, filters).After[0]);
-        var alerts = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"""
-            SELECT {AlertRecord.Columns} FROM alerting.alerts
-             WHERE ($1::text IS NULL OR status = $1) AND ($2::uuid IS NULL OR id < $2)
-             ORDER BY id DESC
-             LIMIT $3
-            """, AlertRecord.Read, cancellationToken,
-            PostgresTransaction.Nullable(state, NpgsqlDbType.Text), PostgresTransaction.Nullable(before, NpgsqlDbType.Uuid), limit + 1).ConfigureAwait(false);
-        var (page, next) = Pages.Cut(alerts, limit, last => cursors.Encode(new CursorPosition([last.Id.ToString()]), filters));
+        var (page, next) = await database.NewestFirstAsync(tenantId, "alerting.alerts", AlertRecord.Columns, AlertRecord.Read, a => a.Id,
+            status is { } s ? WireNames.Of(s) : null, cursor, limit, cancellationToken).ConfigureAwait(false);
         return new AlertPage { Data = page.Select(a => a.ToContract()).ToList(), Has_more = next is not null, Next_cursor = next };
     }
 
-    public async Task<AlertRecord> GetAsync(Guid tenantId, Guid alertId, CancellationToken cancellationToken)
-    {
-        var found = await PostgresTransaction.ReadAsync(database.DataSources.Primary, tenantId, $"SELECT {AlertRecord.Columns} FROM alerting.alerts WHERE id = $1",
-            AlertRecord.Read, cancellationToken, alertId).ConfigureAwait(false);
-        return found.Count == 1 ? found[0] : throw AlertingDatabase.NotFound("alert");
-    }
+    public Task<AlertRecord> GetAsync(Guid tenantId, Guid alertId, CancellationToken cancellationToken) =>
+        database.FindAsync(tenantId, "alerting.alerts", AlertRecord.Columns, AlertRecord.Read, alertId, "alert", cancellationToken);
 
     /// <summary>Acknowledges or resolves the alert by hand: If-Match on its version, 409 naming the state when the verb does not apply (it may have resolved by itself).</summary>
     public async Task<AlertRecord> ApplyAsync(Actor actor, Guid alertId, string? ifMatch, Domain.AlertVerb verb, CancellationToken cancellationToken)

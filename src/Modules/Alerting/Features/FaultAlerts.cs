@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Canopy.Alerting.Domain;
 using Canopy.Platform.Messaging;
 using Npgsql;
@@ -37,14 +38,14 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
             return;
         }
 
-        if (!payload.TryGetProperty("fault", out var fault) || fault.ValueKind != System.Text.Json.JsonValueKind.Object
-            || fault.GetProperty("code").GetString() is not { } code || fault.GetProperty("note").GetString() is not { } note
-            || !fault.GetProperty("reported_at").TryGetDateTimeOffset(out var reportedAt))
+        if (!payload.TryGetProperty("fault", out var fault) || fault.ValueKind != JsonValueKind.Object
+            || Text(fault, "code") is not { } code || Text(fault, "note") is not { } note
+            || !fault.TryGetProperty("reported_at", out var reportedValue) || !reportedValue.TryGetDateTimeOffset(out var reportedAt))
         {
             throw new PoisonMessageException("device.fault_reported needs its fault (code, note, reported_at).");
         }
 
-        var serial = payload.TryGetProperty("serial_number", out var serialValue) ? serialValue.GetString() ?? deviceId.ToString() : deviceId.ToString();
+        var serial = Text(payload, "serial_number") ?? deviceId.ToString();
         var alert = new AlertRecord(Guid.CreateVersion7(reportedAt), "device_fault", null, deviceId, null, AlertLifecycle.FaultSeverity(code),
             AlertLifecycle.FaultSummary(serial, code, note), AlertState.Open, reportedAt, null, null, null, 1);
         await using var insert = new NpgsqlCommand("""
@@ -60,6 +61,9 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
             await Alerts.AppendAsync(messages, context.Connection, context.Transaction, Alerts.Raised, alert, tenantId, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private async Task ResolveAsync(Guid tenantId, Guid deviceId, DateTimeOffset clearedAt, MessageContext context, CancellationToken cancellationToken)
     {

@@ -25,20 +25,8 @@ internal sealed class FleetDatabase(PostgresDataSources dataSources, Idempotency
     /// A change: on the primary, with the request's idempotency key claimed first, so a key that
     /// already took effect stops here, before any effect or integrity check.
     /// </summary>
-    public async Task<PostgresTransaction> ChangeAsync(Guid tenantId, CancellationToken cancellationToken)
-    {
-        var tx = await PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
-            return tx;
-        }
-        catch
-        {
-            await tx.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    public Task<PostgresTransaction> ChangeAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        idempotency.BeginChangeAsync(dataSources.Primary, tenantId, cancellationToken);
 
     public static bool IsUniqueViolation(Exception ex, string constraint) =>
         ex is PostgresException { SqlState: UniqueViolation } pg && pg.ConstraintName == constraint;
