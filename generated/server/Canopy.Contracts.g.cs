@@ -708,7 +708,7 @@ namespace Canopy.Contracts
         /// <remarks>
         /// My organisation's alerts, the most recently opened first, optionally only those in one
         /// <br/>state. An alert is raised by a rule whose condition held long enough, or by a fault
-        /// <br/>reported on a device (resolved when the fault is cleared).
+        /// <br/>reported on a device (resolved when the fault is cleared or the device decommissioned).
         /// </remarks>
         /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
         /// <param name="limit">Page size.</param>
@@ -733,7 +733,7 @@ namespace Canopy.Contracts
         /// Acknowledge an alert
         /// </summary>
         /// <remarks>
-        /// OPEN → ACKNOWLEDGED: someone is on it. An alert that is ACKNOWLEDGED or RESOLVED already (it may have resolved by itself a moment ago) answers 409 naming the state and the verbs it allows.
+        /// OPEN → ACKNOWLEDGED: someone is on it. An alert that changed since its `ETag` was read (it may have resolved by itself a moment ago) answers 412: read it again. An alert that is ACKNOWLEDGED or RESOLVED already answers 409 naming the state and the verbs it allows.
         /// </remarks>
         /// <param name="alert_id">The alert.</param>
         /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
@@ -746,7 +746,7 @@ namespace Canopy.Contracts
         /// Resolve an alert
         /// </summary>
         /// <remarks>
-        /// OPEN or ACKNOWLEDGED → RESOLVED, by hand. An alert that is RESOLVED already answers 409 naming the state.
+        /// OPEN or ACKNOWLEDGED → RESOLVED, by hand. An alert that changed since its `ETag` was read answers 412; one that is RESOLVED already answers 409 naming the state.
         /// </remarks>
         /// <param name="alert_id">The alert.</param>
         /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
@@ -3868,7 +3868,7 @@ namespace Canopy.Contracts
     }
 
     /// <summary>
-    /// Payload of the alert events (outbox, version 1), which webhooks deliver: the alert after the change, and who or what resolved it (`resolved_by`: `member`, `fault_cleared`).
+    /// Payload of the alert events (outbox, version 1), which webhooks deliver: the alert after the change, and who or what resolved it (`resolved_by`).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial record AlertEvent
@@ -3930,7 +3930,7 @@ namespace Canopy.Contracts
         public required System.DateTimeOffset Opened_at { get; set; }
 
         /// <summary>
-        /// Who or what resolved it, `member` or `fault_cleared` (alert.resolved only; null otherwise).
+        /// Who or what resolved it, `member`, `fault_cleared` or `device_decommissioned` (alert.resolved only; null otherwise).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("resolved_by")]
         public string? Resolved_by { get; set; }

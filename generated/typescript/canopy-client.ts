@@ -6529,7 +6529,7 @@ export interface AlertPage extends PageInfo {
     [key: string]: any;
 }
 
-/** Payload of the alert events (outbox, version 1), which webhooks deliver: the alert after the change, and who or what resolved it (`resolved_by`: `member`, `fault_cleared`). */
+/** Payload of the alert events (outbox, version 1), which webhooks deliver: the alert after the change, and who or what resolved it (`resolved_by`). */
 export interface AlertEvent {
     /** The alert. */
     alert_id: string;
@@ -6546,7 +6546,7 @@ export interface AlertEvent {
     status: AlertStatus;
     /** When it was raised. */
     opened_at: string;
-    /** Who or what resolved it, `member` or `fault_cleared` (alert.resolved only; null otherwise). */
+    /** Who or what resolved it, `member`, `fault_cleared` or `device_decommissioned` (alert.resolved only; null otherwise). */
     resolved_by?: string | null;
     /** The alert's version after the change. */
     version: number;

@@ -120,4 +120,17 @@ public sealed class AlertLifecycleTests
     [InlineData("water_ingress", "critical")]
     public void Given_a_fault_code_Then_only_a_low_battery_is_a_warning(string code, string severity) =>
         Assert.Equal(severity, AlertLifecycle.FaultSeverity(code));
+
+    [Fact]
+    public void Given_the_longest_serial_code_and_note_Then_the_summary_fits_its_column_and_ends_the_note_with_an_ellipsis()
+    {
+        var serial = new string('S', 64);
+        var summary = AlertLifecycle.FaultSummary(serial, "calibration_drift", new string('n', 500));
+        var shortOne = AlertLifecycle.FaultSummary("SN-1", "other", "Loose cable");
+
+        Assert.Equal(AlertLifecycle.MaxSummary, summary.Length);
+        Assert.EndsWith("n…).", summary, StringComparison.Ordinal);
+        Assert.StartsWith($"Device {serial} reports a fault: calibration_drift (", summary, StringComparison.Ordinal);
+        Assert.Equal("Device SN-1 reports a fault: other (Loose cable).", shortOne);
+    }
 }

@@ -57,6 +57,36 @@ public sealed class AlertTests(TelemetryHost host) : IClassFixture<TelemetryHost
     }
 
     [Fact]
+    public async Task Given_a_faulty_device_decommissioned_Then_its_alert_resolves_and_an_acknowledge_with_the_old_etag_is_412_then_409_once_read_again()
+    {
+        var grower = await host.NewGrowerAsync();
+        var (device, _) = await grower.DeviceAsync();
+        using (var reported = await grower.Fleet.VerbAsync(device, "report-fault", new { code = "physical_damage", note = "Hit by a trolley" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, reported.StatusCode);
+        }
+
+        var id = (await OpenAlertAsync(grower, device)).GetProperty("id").GetGuid();
+        using (var decommissioned = await grower.Fleet.VerbAsync(device, "decommission"))
+        {
+            Assert.Equal(HttpStatusCode.OK, decommissioned.StatusCode);
+        }
+
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<string>("SELECT status FROM alerting.alerts WHERE id = $1", id) == "RESOLVED", "the decommissioning resolved the alert");
+        using var stale = await grower.Fleet.PostAsync($"{Alerts}/{id}/acknowledge", ifMatch: "\"1\"");
+        var etag = await grower.Fleet.ETagAsync($"{Alerts}/{id}");
+        using var current = await grower.Fleet.PostAsync($"{Alerts}/{id}/acknowledge", ifMatch: etag);
+
+        await ProblemAssert.IsProblemAsync(stale, HttpStatusCode.PreconditionFailed, "precondition-failed");
+        Assert.Equal("\"2\"", etag);
+        var refusal = await ProblemAssert.IsProblemAsync(current, HttpStatusCode.Conflict, "conflict");
+        Assert.Equal("RESOLVED", refusal.GetProperty("current_state").GetString());
+        var events = await DeviceTests.OutboxAsync(id);
+        Assert.Equal(["alert.raised", "alert.resolved"], events.Select(e => e.Type));
+        Assert.Equal("device_decommissioned", events[1].Payload.GetProperty("resolved_by").GetString());
+    }
+
+    [Fact]
     public async Task Given_a_low_battery_resolved_by_hand_and_a_second_fault_Then_the_second_opens_a_new_warning_alert()
     {
         var grower = await host.NewGrowerAsync();

@@ -43,9 +43,18 @@ internal static class AlertLifecycle
     /// <summary>How urgent a device's fault is: a low battery can wait for the next round; every other fault stops readings or falsifies them.</summary>
     public static string FaultSeverity(string faultCode) => faultCode == "battery_low" ? "warning" : "critical";
 
-    /// <summary>The sentence on call reads for a device's fault.</summary>
-    public static string FaultSummary(string serialNumber, string faultCode, string note) =>
-        $"Device {serialNumber} reports a fault: {faultCode} ({note}).";
+    /// <summary>The longest summary an alert keeps (the column's CHECK).</summary>
+    public const int MaxSummary = 600;
+
+    /// <summary>The sentence on call reads for a device's fault; a note too long for it is cut with an ellipsis (the device keeps the whole note).</summary>
+    public static string FaultSummary(string serialNumber, string faultCode, string note)
+    {
+        ArgumentNullException.ThrowIfNull(note);
+        var frame = $"Device {serialNumber} reports a fault: {faultCode} ().";
+        var room = MaxSummary - frame.Length;
+        var shown = note.Length <= room ? note : string.Concat(note.AsSpan(0, Math.Max(0, room - 1)), "…");
+        return $"Device {serialNumber} reports a fault: {faultCode} ({shown}).";
+    }
 }
 
 /// <summary>A verb the alert's current state does not allow.</summary>

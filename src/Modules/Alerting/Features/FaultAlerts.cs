@@ -7,7 +7,8 @@ namespace Canopy.Alerting.Features;
 
 /// <summary>
 /// A fault reported on a device (Fleet's device.fault_reported) raises a device-fault alert;
-/// the fault cleared (device.fault_cleared) resolves it. One alert that is not resolved per
+/// the fault cleared (device.fault_cleared), or the device decommissioned with its fault
+/// (device.decommissioned), resolves it. One alert that is not resolved per
 /// device and fault: a redelivered report finds the open one (a partial unique index), and a
 /// clearing with nothing open changes nothing. Fleet's events of one device arrive in order.
 /// </summary>
@@ -15,12 +16,13 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
 {
     public const string FaultReported = "device.fault_reported";
     public const string FaultCleared = "device.fault_cleared";
+    public const string Decommissioned = "device.decommissioned";
 
     public string Name => "alerting.device-faults";
 
     public string Owner => "alerting";
 
-    public IReadOnlyCollection<string> EventTypes { get; } = [FaultReported, FaultCleared];
+    public IReadOnlyCollection<string> EventTypes { get; } = [FaultReported, FaultCleared, Decommissioned];
 
     public async Task HandleAsync(OutboxEvent message, MessageContext context, CancellationToken cancellationToken)
     {
@@ -32,9 +34,10 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
             throw new PoisonMessageException($"{message.Type} needs a tenant and a device_id.");
         }
 
-        if (message.Type == FaultCleared)
+        if (message.Type is FaultCleared or Decommissioned)
         {
-            await ResolveAsync(tenantId, deviceId, message.OccurredAt, context, cancellationToken).ConfigureAwait(false);
+            var by = message.Type == FaultCleared ? "fault_cleared" : "device_decommissioned";
+            await ResolveAsync(tenantId, deviceId, message.OccurredAt, by, context, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -65,15 +68,15 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
     private static string? Text(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    private async Task ResolveAsync(Guid tenantId, Guid deviceId, DateTimeOffset clearedAt, MessageContext context, CancellationToken cancellationToken)
+    private async Task ResolveAsync(Guid tenantId, Guid deviceId, DateTimeOffset clearedAt, string resolvedBy, MessageContext context, CancellationToken cancellationToken)
     {
         await using var update = new NpgsqlCommand($"""
-            UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = 'fault_cleared', version = version + 1
-             WHERE device_id = $1 AND kind = 'device_fault' AND status <> 'RESOLVED'
+            UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = $4, version = version + 1
+             WHERE tenant_id = $3 AND device_id = $1 AND kind = 'device_fault' AND status <> 'RESOLVED'
             RETURNING {AlertRecord.Columns}
             """, context.Connection, context.Transaction)
         {
-            Parameters = { new() { Value = deviceId }, new() { Value = clearedAt } },
+            Parameters = { new() { Value = deviceId }, new() { Value = clearedAt }, new() { Value = tenantId }, new() { Value = resolvedBy } },
         };
         var resolved = new List<AlertRecord>();
         await using (var reader = await update.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))

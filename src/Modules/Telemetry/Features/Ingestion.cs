@@ -26,13 +26,13 @@ internal sealed record StoredBatch(Guid TenantId, Guid DeviceId, Guid ZoneId, IR
 /// touches for the rollup worker, computed here, and answers only how many readings were new.
 /// Most batches are new readings, so the first attempt is a plain INSERT, which PostgreSQL
 /// writes a third faster than ON CONFLICT's speculative one; a batch that repeats a stored
-/// reading fails it as a whole and is written again, in a new transaction, with ON CONFLICT DO
-/// NOTHING, which skips and counts the repeats. The device row is held (FOR SHARE) for the
+/// reading (or one of its own) fails it as a whole and is written again, in a new transaction,
+/// with ON CONFLICT DO NOTHING, which skips and counts the repeats. The device row is held (FOR SHARE) for the
 /// transaction, so a decommissioning either waits for the batch or is seen by it.
 /// </summary>
 internal sealed class Ingestion : IDisposable
 {
-    /// <summary>The batch and the 5-minute buckets it touches, in one statement whose row count is the readings stored; fails if one of them is stored already.</summary>
+    /// <summary>The batch and the 5-minute buckets it touches, in one statement whose row count is the readings stored; fails if one of them is stored already or repeated in the batch.</summary>
     private const string InsertNew = """
         WITH queued AS (
             INSERT INTO telemetry.rollup_backlog (tenant_id, device_id, metric, bucket_start)

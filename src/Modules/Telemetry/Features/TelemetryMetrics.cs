@@ -22,7 +22,7 @@ internal sealed class TelemetryMetrics
         var meter = meterFactory.Create(CanopyMetrics.MeterName, CanopyMetrics.Version);
         _readings = meter.CreateCounter<long>("telemetry.readings", "{reading}", "Readings received, by outcome (stored, duplicate).");
         _batches = meter.CreateCounter<long>("telemetry.batches", "{batch}", "Ingestion batches, by outcome (stored, invalid, refused, busy).");
-        _rewritten = meter.CreateCounter<long>("telemetry.batches.rewritten", "{batch}", "Batches written a second time because they repeat a stored reading (the first, plain attempt rolled back).");
+        _rewritten = meter.CreateCounter<long>("telemetry.batches.rewritten", "{batch}", "Batches written a second time because they repeat a stored reading or one of their own (the first, plain attempt rolled back).");
         _batchDuration = meter.CreateHistogram<double>("telemetry.batch.duration", "s", "Time to validate and store a batch.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5] });
         _deviceTokens = meter.CreateCounter<long>("telemetry.device_tokens", "{request}", "Device-token requests, by outcome.");
