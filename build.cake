@@ -39,12 +39,14 @@ string Pg(string value) => "'" + value.Replace("'", "''") + "'";
 
 Dictionary<string, string> RunEnvironment()
 {
-    string Postgres(string user, string password) =>
-        $"Host=127.0.0.1;Port={Env("CANOPY_PG_PORT")};Database={Pg(Env("CANOPY_PG_DATABASE"))};Username={Pg(Env(user))};Password={Pg(Env(password))}";
+    string Postgres(string user, string password, string port = "CANOPY_PG_PORT") =>
+        $"Host=127.0.0.1;Port={Env(port)};Database={Pg(Env("CANOPY_PG_DATABASE"))};Username={Pg(Env(user))};Password={Pg(Env(password))}";
     return new Dictionary<string, string>
     {
         ["ConnectionStrings__Postgres"] = EnvironmentVariable("ConnectionStrings__Postgres") ?? Postgres("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD"),
         ["ConnectionStrings__PostgresOwner"] = EnvironmentVariable("ConnectionStrings__PostgresOwner") ?? Postgres("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD"),
+        // The streaming standby tools/servers.sh starts, for dashboard and report reads.
+        ["ConnectionStrings__PostgresReplica"] = EnvironmentVariable("ConnectionStrings__PostgresReplica") ?? Postgres("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD", "CANOPY_PG_REPLICA_PORT"),
         ["ConnectionStrings__Redis"] = EnvironmentVariable("ConnectionStrings__Redis")
             ?? $"127.0.0.1:{Env("CANOPY_REDIS_PORT")},password={Env("CANOPY_REDIS_PASSWORD")}",
     };

@@ -3,7 +3,7 @@
 # servers Canopy needs, on 127.0.0.1, with their data under .data/ (git-ignored).
 # Idempotent: "up" on running servers does nothing.
 #
-#   tools/servers.sh up       install if needed, start PostgreSQL + both Redis instances, create roles and databases
+#   tools/servers.sh up       install if needed, start PostgreSQL, its streaming standby and both Redis instances, create roles and databases
 #   tools/servers.sh bench-tools  install wrk (the HTTP benchmarks' load generator) if missing
 #   tools/servers.sh down     stop them
 #   tools/servers.sh status   print what runs
@@ -63,7 +63,7 @@ pg_root() {
 pg_as() { runuser -u postgres -- "$@"; }
 
 pg_ready() {
-  "$pg_bin/pg_isready" -h 127.0.0.1 -p "$CANOPY_PG_PORT" -q
+  "$pg_bin/pg_isready" -h 127.0.0.1 -p "${1:-$CANOPY_PG_PORT}" -q
 }
 
 pg_running() {
@@ -72,11 +72,11 @@ pg_running() {
 
 # Port and socket folder live in a file the server includes, never on a shell command line.
 pg_write_local_conf() {
-  local pgdata="$1" sockets="$2"
+  local pgdata="$1" sockets="$2" port="${3:-$CANOPY_PG_PORT}"
   grep -q "^include_if_exists = 'canopy.conf'" "$pgdata/postgresql.conf" \
     || printf "\ninclude_if_exists = 'canopy.conf'\n" >> "$pgdata/postgresql.conf"
   printf "# Written by tools/servers.sh on every start.\nport = %s\nunix_socket_directories = '%s'\n" \
-    "$CANOPY_PG_PORT" "${sockets//\'/\'\'}" > "$pgdata/canopy.conf"
+    "$port" "${sockets//\'/\'\'}" > "$pgdata/canopy.conf"
   chown postgres:postgres "$pgdata/canopy.conf"
 }
 
@@ -133,6 +133,13 @@ SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSR
 SELECT format('ALTER ROLE %I SET timezone = %L', :'app', 'UTC') \gexec
 SELECT format('ALTER ROLE %I SET timezone = %L', :'owner', 'UTC') \gexec
 SQL
+  # The standby replicates as a role that can do nothing else (initdb's pg_hba admits replication
+  # from 127.0.0.1 with a password).
+  pg_sql "$sockets" -d postgres -v replicator="$CANOPY_PG_REPLICATION_USER" <<'SQL'
+\getenv replicator_pw CANOPY_PG_REPLICATION_PASSWORD
+SELECT format('CREATE ROLE %I LOGIN REPLICATION', :'replicator') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'replicator') \gexec
+SELECT format('ALTER ROLE %I LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', :'replicator', :'replicator_pw') \gexec
+SQL
   local db
   for db in "$CANOPY_PG_DATABASE" "$CANOPY_PG_TEST_DATABASE"; do
     pg_sql "$sockets" -d postgres -v db="$db" -v owner="$CANOPY_PG_OWNER_USER" -v app="$CANOPY_PG_APP_USER" <<'SQL'
@@ -142,6 +149,41 @@ SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', :'db', :'app') \g
 SQL
   done
   log "PostgreSQL ready: databases $CANOPY_PG_DATABASE and $CANOPY_PG_TEST_DATABASE, roles $CANOPY_PG_OWNER_USER (owner) and $CANOPY_PG_APP_USER (application)"
+}
+
+# A hot standby of the primary on its own port, made once with pg_basebackup and then kept up to
+# date by streaming replication: dashboard and report reads go there (ConnectionStrings__PostgresReplica).
+replica_up() {
+  local base; base="$(pg_root)"
+  local pgdata="$base/replica" sockets="$base/run-replica" logfile="$base/replica.log"
+  if pg_running "$pgdata"; then
+    log "PostgreSQL standby already runs from $pgdata"
+    return
+  fi
+  if pg_ready "$CANOPY_PG_REPLICA_PORT"; then
+    log "port $CANOPY_PG_REPLICA_PORT already answers, but not from $pgdata: another PostgreSQL holds it. Stop it, or set CANOPY_PG_REPLICA_PORT."
+    exit 1
+  fi
+  pg_as mkdir -p "$sockets"
+  if [[ ! -s "$pgdata/PG_VERSION" ]]; then
+    log "copying the primary into a standby in $pgdata (pg_basebackup)"
+    rm -rf "$pgdata"
+    PGPASSWORD="$CANOPY_PG_REPLICATION_PASSWORD" runuser -u postgres -m -- "$pg_bin/pg_basebackup" -h 127.0.0.1 -p "$CANOPY_PG_PORT" \
+      -U "$CANOPY_PG_REPLICATION_USER" -D "$pgdata" -X stream -R -c fast
+  fi
+  pg_write_local_conf "$pgdata" "$sockets" "$CANOPY_PG_REPLICA_PORT"
+  log "starting the PostgreSQL standby on 127.0.0.1:$CANOPY_PG_REPLICA_PORT"
+  pg_as "$pg_bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t 60 start >/dev/null
+}
+
+replica_down() {
+  local base; base="$(pg_root)"
+  if pg_running "$base/replica"; then
+    log "stopping the PostgreSQL standby"
+    pg_as "$pg_bin/pg_ctl" -D "$base/replica" -m fast -w stop >/dev/null
+  else
+    log "the PostgreSQL standby is not running"
+  fi
 }
 
 pg_down() {
@@ -196,6 +238,7 @@ redis_down() {
 
 status() {
   if pg_ready; then log "PostgreSQL: up on 127.0.0.1:$CANOPY_PG_PORT"; else log "PostgreSQL: down"; fi
+  if pg_ready "$CANOPY_PG_REPLICA_PORT"; then log "PostgreSQL standby: up on 127.0.0.1:$CANOPY_PG_REPLICA_PORT"; else log "PostgreSQL standby: down"; fi
   local name port
   for name in dev test; do
     port=$CANOPY_REDIS_PORT; [[ $name == test ]] && port=$CANOPY_REDIS_TEST_PORT
@@ -207,12 +250,14 @@ case "${1:-}" in
   up)
     install_missing
     pg_up
+    replica_up
     redis_up dev "$CANOPY_REDIS_PORT" yes
     redis_up test "$CANOPY_REDIS_TEST_PORT" no
     ;;
   down)
     redis_down dev "$CANOPY_REDIS_PORT"
     redis_down test "$CANOPY_REDIS_TEST_PORT"
+    replica_down
     pg_down
     ;;
   status) status ;;

@@ -25,4 +25,8 @@ public sealed class HealthOptions
     /// <summary>Share of the connection pool in use from which the pool check warns.</summary>
     [Range(0.1, 1.0)]
     public double PoolWarnRatio { get; set; } = 0.8;
+
+    /// <summary>A streaming replica whose replay is further behind than this warns (the staleness report reads accept).</summary>
+    [Range(1, 3_600)]
+    public int ReplicaLagWarnSeconds { get; set; } = 30;
 }

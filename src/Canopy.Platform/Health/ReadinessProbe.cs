@@ -9,11 +9,14 @@ namespace Canopy.Platform.Health;
 
 /// <summary>
 /// Checks what the service needs to take traffic: a PostgreSQL round trip, a Redis round trip
-/// and the connection pool's headroom. Checks run concurrently, each bounded by the configured
-/// timeout, so readiness answers quickly even when a dependency hangs.
+/// and the connection pool's headroom; and, when a streaming replica is configured, its round
+/// trip and lag, which only degrade readiness (warn): reports can be read from the primary.
+/// Checks run concurrently, each bounded by the configured timeout, so readiness answers
+/// quickly even when a dependency hangs.
 /// </summary>
 public sealed partial class ReadinessProbe(
     NpgsqlDataSource dataSource,
+    PostgresDataSources dataSources,
     RedisConnection redis,
     PostgresPoolMonitor pool,
     IOptions<HealthOptions> options,
@@ -24,6 +27,8 @@ public sealed partial class ReadinessProbe(
     public const string PostgresResponseTime = "postgres:responseTime";
     public const string RedisResponseTime = "redis:responseTime";
     public const string PostgresConnections = "postgres:connections";
+    public const string ReplicaResponseTime = "postgres-replica:responseTime";
+    public const string ReplicaLag = "postgres-replica:lag";
 
     private readonly HealthOptions _options = options.Value;
     private readonly SemaphoreSlim _singleFlight = new(1, 1);
@@ -66,7 +71,8 @@ public sealed partial class ReadinessProbe(
     {
         var postgres = TimeAsync(PostgresResponseTime, "PostgreSQL", PingPostgresAsync, cancellationToken);
         var redisCheck = TimeAsync(RedisResponseTime, "Redis", PingRedisAsync, cancellationToken);
-        var results = await Task.WhenAll(postgres, redisCheck).ConfigureAwait(false);
+        var replica = ReplicaAsync(cancellationToken);
+        var results = (await Task.WhenAll(postgres, redisCheck).ConfigureAwait(false)).Concat(await replica.ConfigureAwait(false)).ToList();
         var poolCheck = PoolCheck.Grade(
             PostgresConnections,
             pool.Read(postgresOptions.Value.PoolName),
@@ -116,6 +122,42 @@ public sealed partial class ReadinessProbe(
             LogCheckError(logger, name, ex);
             return Failed(name, $"{component} is not reachable.");
         }
+    }
+
+    /// <summary>The replica's round trip and lag; none when no replica is configured (its reads go to the primary).</summary>
+    private async Task<IReadOnlyList<HealthCheckOutcome>> ReplicaAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(postgresOptions.Value.ReplicaConnectionString))
+        {
+            return [];
+        }
+
+        double? lagSeconds = null;
+        var reach = await TimeAsync(ReplicaResponseTime, "The PostgreSQL replica", async token => lagSeconds = await ReplicaLagAsync(token).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
+        if (reach.Status == HealthState.Fail)
+        {
+            // Degraded, not down: report reads fall back to the primary.
+            return [reach with { Status = HealthState.Warn, Output = reach.Output + " Report reads fall back to the primary." }];
+        }
+
+        var lagging = lagSeconds > _options.ReplicaLagWarnSeconds;
+        return
+        [
+            reach,
+            new HealthCheckOutcome(ReplicaLag, "datastore", lagging ? HealthState.Warn : HealthState.Pass, time.GetUtcNow(), Math.Round(lagSeconds ?? 0, 3), "s",
+                lagging ? $"The replica is {lagSeconds:F1} s behind the primary, above {_options.ReplicaLagWarnSeconds} s." : null),
+        ];
+    }
+
+    /// <summary>How far the replica's replay is behind what it has received: 0 when it has replayed everything.</summary>
+    private async Task<double> ReplicaLagAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSources.Replica.CreateCommand("""
+            SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                        ELSE COALESCE(EXTRACT(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8
+            """);
+        return (double)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private HealthCheckOutcome Failed(string name, string output) =>

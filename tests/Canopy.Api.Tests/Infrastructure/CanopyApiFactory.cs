@@ -27,6 +27,7 @@ internal sealed class CanopyApiFactory(
         {
             ["ConnectionStrings:Postgres"] = TestServers.PostgresConnectionString,
             ["ConnectionStrings:PostgresOwner"] = TestServers.PostgresOwnerConnectionString,
+            ["ConnectionStrings:PostgresReplica"] = TestServers.PostgresReplicaConnectionString,
             ["ConnectionStrings:Redis"] = TestServers.RedisConnectionString,
             // Each host of the test process gets its own pool name: Npgsql's pool metrics are
             // process-wide and keyed by it.

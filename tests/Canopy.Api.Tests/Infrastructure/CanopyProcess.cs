@@ -53,6 +53,7 @@ internal sealed class CanopyProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Test";
         start.Environment["ConnectionStrings__Postgres"] = TestServers.PostgresConnectionString;
         start.Environment["ConnectionStrings__PostgresOwner"] = TestServers.PostgresOwnerConnectionString;
+        start.Environment["ConnectionStrings__PostgresReplica"] = TestServers.PostgresReplicaConnectionString;
         start.Environment["ConnectionStrings__Redis"] = TestServers.RedisConnectionString;
         foreach (var (key, value) in settings)
         {

@@ -13,12 +13,17 @@ internal static class TestServers
     /// <summary>The owner role, which applies migrations.</summary>
     public static string PostgresOwnerConnectionString => Postgres("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD");
 
+    /// <summary>The application role on the streaming standby (tools/servers.sh), for reads that may lag.</summary>
+    public static string PostgresReplicaConnectionString => Postgres("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD", "CANOPY_PG_REPLICA_PORT");
+
     public static string AppRole => Require("CANOPY_PG_APP_USER");
 
-    private static string Postgres(string user, string password) => new Npgsql.NpgsqlConnectionStringBuilder
+    public static string DatabaseName => Require("CANOPY_PG_TEST_DATABASE");
+
+    private static string Postgres(string user, string password, string port = "CANOPY_PG_PORT") => new Npgsql.NpgsqlConnectionStringBuilder
     {
         Host = "127.0.0.1",
-        Port = int.Parse(Require("CANOPY_PG_PORT"), System.Globalization.CultureInfo.InvariantCulture),
+        Port = int.Parse(Require(port), System.Globalization.CultureInfo.InvariantCulture),
         Database = Require("CANOPY_PG_TEST_DATABASE"),
         Username = Require(user),
         Password = Require(password),
