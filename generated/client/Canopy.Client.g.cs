@@ -8473,7 +8473,9 @@ namespace Canopy.Client
         /// <remarks>
         /// My organisation's alerts, the most recently opened first, optionally only those in one
         /// <br/>state. An alert is raised by a rule whose condition held long enough, or by a fault
-        /// <br/>reported on a device (resolved when the fault is cleared or the device decommissioned).
+        /// <br/>reported on a device (resolved when the fault is cleared or the device decommissioned),
+        /// <br/>or by devices of a zone that stopped reporting (one alert per zone, resolved when they all
+        /// <br/>report again).
         /// </remarks>
         /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
         /// <param name="limit">Page size.</param>
@@ -9448,7 +9450,9 @@ namespace Canopy.Client
         /// <remarks>
         /// My organisation's alerts, the most recently opened first, optionally only those in one
         /// <br/>state. An alert is raised by a rule whose condition held long enough, or by a fault
-        /// <br/>reported on a device (resolved when the fault is cleared or the device decommissioned).
+        /// <br/>reported on a device (resolved when the fault is cleared or the device decommissioned),
+        /// <br/>or by devices of a zone that stopped reporting (one alert per zone, resolved when they all
+        /// <br/>report again).
         /// </remarks>
         /// <param name="cursor">Opaque position returned as `next_cursor` by the previous page. Only valid with the same filters.</param>
         /// <param name="limit">Page size.</param>
@@ -13760,7 +13764,7 @@ namespace Canopy.Client
     }
 
     /// <summary>
-    /// What raised the alert: a rule's condition (`threshold`) or a fault reported on a device (`device_fault`).
+    /// What raised the alert: a rule's condition (`threshold`), a fault reported on a device (`device_fault`), or devices of a zone that stopped reporting (`offline`: one alert per zone however many of its devices go silent, resolved when they all report again).
     /// </summary>
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public enum AlertKind
@@ -13773,6 +13777,10 @@ namespace Canopy.Client
         [System.Text.Json.Serialization.JsonStringEnumMemberName(@"device_fault")]
         [System.Runtime.Serialization.EnumMember(Value = @"device_fault")]
         Device_fault = 1,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"offline")]
+        [System.Runtime.Serialization.EnumMember(Value = @"offline")]
+        Offline = 2,
 
     }
 
@@ -13835,10 +13843,22 @@ namespace Canopy.Client
         public required System.Guid? Rule_id { get; set; }
 
         /// <summary>
-        /// The device it is about.
+        /// The device it is about (for an `offline` alert, the first of its zone that went silent).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("device_id")]
         public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// The zone of the device when the alert opened.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        public required System.Guid? Zone_id { get; set; }
+
+        /// <summary>
+        /// How many devices of the zone are silent now (`offline` alerts; null otherwise).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("offline_devices")]
+        public required int? Offline_devices { get; set; }
 
         /// <summary>
         /// The metric whose readings broke the rule, one of `Metric` (`threshold` alerts; null otherwise).
@@ -13938,10 +13958,22 @@ namespace Canopy.Client
         public required System.Guid? Rule_id { get; set; }
 
         /// <summary>
-        /// The device it is about.
+        /// The device it is about (the first silent one of an `offline` alert).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("device_id")]
         public required System.Guid Device_id { get; set; }
+
+        /// <summary>
+        /// The zone of the device when the alert opened.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        public System.Guid? Zone_id { get; set; }
+
+        /// <summary>
+        /// How many devices of the zone are silent (`offline` alerts).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("offline_devices")]
+        public int? Offline_devices { get; set; }
 
         /// <summary>
         /// The metric of a `threshold` alert, one of `Metric` (null otherwise).
@@ -13970,7 +14002,7 @@ namespace Canopy.Client
         public required System.DateTimeOffset Opened_at { get; set; }
 
         /// <summary>
-        /// Who or what resolved it, `member`, `fault_cleared` or `device_decommissioned` (alert.resolved only; null otherwise).
+        /// Who or what resolved it, `member`, `fault_cleared`, `device_decommissioned` or `devices_online` (alert.resolved only; null otherwise).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("resolved_by")]
         public string? Resolved_by { get; set; }

@@ -6485,8 +6485,8 @@ export interface AlertRuleEvent {
     [key: string]: any;
 }
 
-/** What raised the alert: a rule's condition (`threshold`) or a fault reported on a device (`device_fault`). */
-export type AlertKind = "threshold" | "device_fault";
+/** What raised the alert: a rule's condition (`threshold`), a fault reported on a device (`device_fault`), or devices of a zone that stopped reporting (`offline`: one alert per zone however many of its devices go silent, resolved when they all report again). */
+export type AlertKind = "threshold" | "device_fault" | "offline";
 
 /** Where the alert is: OPEN → ACKNOWLEDGED (acknowledge) → RESOLVED (resolve); OPEN → RESOLVED (resolve, or by itself when its condition clears or its fault is cleared). */
 export type AlertStatus = "OPEN" | "ACKNOWLEDGED" | "RESOLVED";
@@ -6500,8 +6500,12 @@ export interface Alert {
     kind: AlertKind;
     /** The rule that raised it (`threshold` alerts; null otherwise). */
     rule_id: string | null;
-    /** The device it is about. */
+    /** The device it is about (for an `offline` alert, the first of its zone that went silent). */
     device_id: string;
+    /** The zone of the device when the alert opened. */
+    zone_id: string | null;
+    /** How many devices of the zone are silent now (`offline` alerts; null otherwise). */
+    offline_devices: number | null;
     /** The metric whose readings broke the rule, one of `Metric` (`threshold` alerts; null otherwise). */
     metric: string | null;
     severity: AlertSeverity;
@@ -6536,8 +6540,12 @@ export interface AlertEvent {
     kind: AlertKind;
     /** The rule that raised it, if a rule did. */
     rule_id: string | null;
-    /** The device it is about. */
+    /** The device it is about (the first silent one of an `offline` alert). */
     device_id: string;
+    /** The zone of the device when the alert opened. */
+    zone_id?: string | null;
+    /** How many devices of the zone are silent (`offline` alerts). */
+    offline_devices?: number | null;
     /** The metric of a `threshold` alert, one of `Metric` (null otherwise). */
     metric: string | null;
     severity: AlertSeverity;
@@ -6546,7 +6554,7 @@ export interface AlertEvent {
     status: AlertStatus;
     /** When it was raised. */
     opened_at: string;
-    /** Who or what resolved it, `member`, `fault_cleared` or `device_decommissioned` (alert.resolved only; null otherwise). */
+    /** Who or what resolved it, `member`, `fault_cleared`, `device_decommissioned` or `devices_online` (alert.resolved only; null otherwise). */
     resolved_by?: string | null;
     /** The alert's version after the change. */
     version: number;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Canopy.Alerting.Features;
+using Canopy.Fleet.Features;
 using Canopy.Api.Tests.Fleet;
 using Canopy.Api.Tests.Identity;
 using Canopy.Api.Tests.Infrastructure;
@@ -170,15 +171,53 @@ public sealed class AlertTests(TelemetryHost host) : IClassFixture<TelemetryHost
         Assert.Equal(["alert.raised", "alert.acknowledged"], (await DeviceTests.OutboxAsync(id)).Select(e => e.Type));
     }
 
+    [Fact]
+    public async Task Given_two_devices_of_a_zone_going_silent_Then_one_zone_alert_counts_them_and_resolves_when_the_last_reports_again()
+    {
+        var grower = await host.NewGrowerAsync();
+        var first = await grower.SenderAsync();
+        var second = await grower.SenderAsync();
+        var elsewhere = await grower.SenderAsync(zone: (await grower.Fleet.NewZoneAsync()).GetProperty("id").GetGuid());
+        await IdentityApi.ExecuteAsOwnerAsync("UPDATE fleet.devices SET activated_at = now() - interval '3 hours', last_seen_at = now() - interval '2 hours' WHERE id = ANY($1)",
+            new[] { first.DeviceId, second.DeviceId, elsewhere.DeviceId });
+        await host.Factory.Services.GetRequiredService<OfflineDetection>().SweepAsync(CancellationToken.None);
+
+        var alert = await OpenAlertAsync(grower, first.DeviceId, second.DeviceId);
+        var id = alert.GetProperty("id").GetGuid();
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<int>("SELECT cardinality(offline_devices) FROM alerting.alerts WHERE id = $1", id) == 2,
+            "the second silent device joined the zone's alert");
+        var joined = await FleetApi.Json(await grower.Fleet.GetAsync($"{Alerts}/{id}"));
+        Assert.Equal(("offline", "OPEN", 2, "critical"), (joined.GetProperty("kind").GetString(), joined.GetProperty("status").GetString(),
+            joined.GetProperty("offline_devices").GetInt32(), joined.GetProperty("severity").GetString()));
+        Assert.Equal(grower.ZoneId, joined.GetProperty("zone_id").GetGuid());
+        Assert.Contains("stopped reporting", joined.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        var otherZone = await IdentityApi.ScalarAsync<Guid>("SELECT zone_id FROM fleet.devices WHERE id = $1", elsewhere.DeviceId);
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE kind = 'offline' AND zone_id = $1", otherZone) == 1,
+            "the device of the other zone raised that zone's own alert");
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE kind = 'offline' AND zone_id = $1", grower.ZoneId));
+
+        await CountsAsync(await first.SendAsync(Reading("temperature_c", 21, DateTimeOffset.UtcNow.AddSeconds(-5))));
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<int>("SELECT cardinality(offline_devices) FROM alerting.alerts WHERE id = $1", id) == 1,
+            "the device that reported again left the alert");
+        Assert.Equal("OPEN", await IdentityApi.ScalarAsync<string>("SELECT status FROM alerting.alerts WHERE id = $1", id));
+        await CountsAsync(await second.SendAsync(Reading("temperature_c", 22, DateTimeOffset.UtcNow.AddSeconds(-5))));
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<string>("SELECT status FROM alerting.alerts WHERE id = $1", id) == "RESOLVED",
+            "the last device back resolved the zone's alert");
+
+        var events = await DeviceTests.OutboxAsync(id);
+        Assert.Equal(["alert.raised", "alert.resolved"], events.Select(e => e.Type));
+        Assert.Equal("devices_online", events[1].Payload.GetProperty("resolved_by").GetString());
+    }
+
     /// <summary>The device's open alert, once Fleet's event reached Alerting, as listAlerts shows it.</summary>
-    private static async Task<JsonElement> OpenAlertAsync(Grower grower, Guid device)
+    private static async Task<JsonElement> OpenAlertAsync(Grower grower, params Guid[] devices)
     {
         JsonElement? found = null;
         await EventuallyAsync(async () =>
         {
             using var response = await grower.Fleet.GetAsync($"{Alerts}?status=OPEN");
             var page = await FleetApi.Json(response);
-            found = page.GetProperty("data").EnumerateArray().Where(a => a.GetProperty("device_id").GetGuid() == device).Select(a => (JsonElement?)a.Clone()).FirstOrDefault();
+            found = page.GetProperty("data").EnumerateArray().Where(a => devices.Contains(a.GetProperty("device_id").GetGuid())).Select(a => (JsonElement?)a.Clone()).FirstOrDefault();
             return found is not null;
         }, "the fault raised an alert");
         return found!.Value;

@@ -43,6 +43,15 @@ internal static class AlertLifecycle
     /// <summary>How urgent a device's fault is: a low battery can wait for the next round; every other fault stops readings or falsifies them.</summary>
     public static string FaultSeverity(string faultCode) => faultCode == "battery_low" ? "warning" : "critical";
 
+    /// <summary>A zone's silence: one device may be a flat battery, several at once a gateway or the power.</summary>
+    public static string OfflineSeverity(int silentDevices) => silentDevices > 1 ? "critical" : "warning";
+
+    /// <summary>The sentence on call reads when a zone's first device goes silent (the alert counts the others that follow).</summary>
+    public static string OfflineSummary(string serialNumber, DateTimeOffset? lastSeenAt) =>
+        lastSeenAt is { } seen
+            ? $"Device {serialNumber} stopped reporting (last reading {seen.UtcDateTime:yyyy-MM-dd HH:mm} UTC); other devices of its zone that go silent join this alert."
+            : $"Device {serialNumber} stopped reporting; other devices of its zone that go silent join this alert.";
+
     /// <summary>The longest summary an alert keeps (the column's CHECK).</summary>
     public const int MaxSummary = 600;
 

@@ -10,20 +10,22 @@ namespace Canopy.Alerting.Features;
 
 /// <summary>An alert as stored.</summary>
 internal sealed record AlertRecord(
-    Guid Id, string Kind, Guid? RuleId, Guid DeviceId, string? Metric, string Severity, string Summary, AlertState State,
+    Guid Id, string Kind, Guid? RuleId, Guid DeviceId, Guid? ZoneId, int? OfflineDevices, string? Metric, string Severity, string Summary, AlertState State,
     DateTimeOffset OpenedAt, DateTimeOffset? AcknowledgedAt, DateTimeOffset? ResolvedAt, string? ResolvedBy, int Version)
 {
-    public const string Columns = "id, kind, rule_id, device_id, metric, severity, summary, status, opened_at, acknowledged_at, resolved_at, resolved_by, version";
+    public const string Columns =
+        "id, kind, rule_id, device_id, zone_id, cardinality(offline_devices), metric, severity, summary, status, opened_at, acknowledged_at, resolved_at, resolved_by, version";
 
     public static AlertRecord Read(NpgsqlDataReader reader) => new(
-        reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetGuid(3), reader.IsDBNull(4) ? null : reader.GetString(4),
-        reader.GetString(5), reader.GetString(6), AlertLifecycle.ParseState(reader.GetString(7)), reader.GetFieldValue<DateTimeOffset>(8),
-        reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
-        reader.IsDBNull(11) ? null : reader.GetString(11), reader.GetInt32(12));
+        reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetGuid(3), reader.IsDBNull(4) ? null : reader.GetGuid(4),
+        reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6),
+        reader.GetString(7), reader.GetString(8), AlertLifecycle.ParseState(reader.GetString(9)), reader.GetFieldValue<DateTimeOffset>(10),
+        reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11), reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
+        reader.IsDBNull(13) ? null : reader.GetString(13), reader.GetInt32(14));
 
     public Alert ToContract() => new()
     {
-        Id = Id, Kind = WireNames.Parse<AlertKind>(Kind), Rule_id = RuleId, Device_id = DeviceId, Metric = Metric,
+        Id = Id, Kind = WireNames.Parse<AlertKind>(Kind), Rule_id = RuleId, Device_id = DeviceId, Zone_id = ZoneId, Offline_devices = OfflineDevices, Metric = Metric,
         Severity = WireNames.Parse<AlertSeverity>(Severity), Summary = Summary, Status = WireNames.Parse<AlertStatus>(State.Name()),
         Allowed_verbs = AlertLifecycle.AllowedVerbs(State).Select(v => WireNames.Parse<Canopy.Contracts.AlertVerb>(v.Name())).ToList(),
         Opened_at = OpenedAt, Acknowledged_at = AcknowledgedAt, Resolved_at = ResolvedAt, Version = Version,
@@ -31,7 +33,7 @@ internal sealed record AlertRecord(
 
     public AlertEvent ToEvent() => new()
     {
-        Alert_id = Id, Kind = WireNames.Parse<AlertKind>(Kind), Rule_id = RuleId, Device_id = DeviceId, Metric = Metric,
+        Alert_id = Id, Kind = WireNames.Parse<AlertKind>(Kind), Rule_id = RuleId, Device_id = DeviceId, Zone_id = ZoneId, Offline_devices = OfflineDevices, Metric = Metric,
         Severity = WireNames.Parse<AlertSeverity>(Severity), Summary = Summary, Status = WireNames.Parse<AlertStatus>(State.Name()),
         Opened_at = OpenedAt, Resolved_by = ResolvedBy, Version = Version,
     };

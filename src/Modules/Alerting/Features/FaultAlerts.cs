@@ -49,15 +49,17 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
         }
 
         var serial = Text(payload, "serial_number") ?? deviceId.ToString();
-        var alert = new AlertRecord(Guid.CreateVersion7(reportedAt), "device_fault", null, deviceId, null, AlertLifecycle.FaultSeverity(code),
+        Guid? zone = payload.TryGetProperty("zone_id", out var zoneValue) && zoneValue.TryGetGuid(out var zoneId) ? zoneId : null;
+        var alert = new AlertRecord(Guid.CreateVersion7(reportedAt), "device_fault", null, deviceId, zone, null, null, AlertLifecycle.FaultSeverity(code),
             AlertLifecycle.FaultSummary(serial, code, note), AlertState.Open, reportedAt, null, null, null, 1);
         await using var insert = new NpgsqlCommand("""
-            INSERT INTO alerting.alerts (id, tenant_id, kind, device_id, severity, summary, opened_at)
-            VALUES ($1, $2, 'device_fault', $3, $4, $5, $6)
+            INSERT INTO alerting.alerts (id, tenant_id, kind, device_id, zone_id, severity, summary, opened_at)
+            VALUES ($1, $2, 'device_fault', $3, $7, $4, $5, $6)
             ON CONFLICT (device_id) WHERE kind = 'device_fault' AND status <> 'RESOLVED' DO NOTHING
             """, context.Connection, context.Transaction)
         {
-            Parameters = { new() { Value = alert.Id }, new() { Value = tenantId }, new() { Value = deviceId }, new() { Value = alert.Severity }, new() { Value = alert.Summary }, new() { Value = reportedAt } },
+            Parameters = { new() { Value = alert.Id }, new() { Value = tenantId }, new() { Value = deviceId }, new() { Value = alert.Severity }, new() { Value = alert.Summary }, new() { Value = reportedAt },
+                new() { Value = (object?)zone ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid } },
         };
         if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
         {
