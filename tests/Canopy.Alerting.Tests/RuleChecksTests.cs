@@ -133,4 +133,15 @@ public sealed class AlertLifecycleTests
         Assert.StartsWith($"Device {serial} reports a fault: calibration_drift (", summary, StringComparison.Ordinal);
         Assert.Equal("Device SN-1 reports a fault: other (Loose cable).", shortOne);
     }
+
+    [Fact]
+    public void Given_a_zone_s_silence_Then_one_device_is_a_warning_several_are_critical_and_the_summary_names_the_first_and_its_last_reading()
+    {
+        var seen = new DateTimeOffset(2026, 12, 3, 9, 41, 0, TimeSpan.Zero);
+
+        Assert.Equal(("warning", "critical", "critical"), (AlertLifecycle.OfflineSeverity(1), AlertLifecycle.OfflineSeverity(2), AlertLifecycle.OfflineSeverity(40)));
+        Assert.Equal("Device SN-7 stopped reporting (last reading 2026-12-03 09:41 UTC); other devices of its zone that go silent join this alert.",
+            AlertLifecycle.OfflineSummary("SN-7", seen));
+        Assert.StartsWith("Device SN-7 stopped reporting;", AlertLifecycle.OfflineSummary("SN-7", null), StringComparison.Ordinal);
+    }
 }

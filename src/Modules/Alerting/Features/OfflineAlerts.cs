@@ -56,9 +56,7 @@ internal sealed class OfflineAlerts(MessageWriter messages) : IEventSubscriber
             INSERT INTO alerting.alerts AS a (id, tenant_id, kind, device_id, zone_id, offline_devices, severity, summary, opened_at)
             VALUES ($1, $2, 'offline', $3, $4, ARRAY[$3], $5, $6, $7)
             ON CONFLICT (zone_id) WHERE kind = 'offline' AND status <> 'RESOLVED' DO UPDATE
-               SET offline_devices = a.offline_devices || $3,
-                   severity = CASE WHEN cardinality(a.offline_devices) + 1 > 1 THEN $8 ELSE a.severity END,
-                   version = a.version + 1
+               SET offline_devices = a.offline_devices || $3, severity = $8, version = a.version + 1
              WHERE NOT $3 = ANY(a.offline_devices)
             RETURNING xmax = 0, {AlertRecord.Columns}
             """, context.Connection, context.Transaction)
@@ -67,7 +65,7 @@ internal sealed class OfflineAlerts(MessageWriter messages) : IEventSubscriber
             {
                 new() { Value = Guid.CreateVersion7(at) }, new() { Value = tenantId }, new() { Value = deviceId }, new() { Value = zoneId },
                 new() { Value = AlertLifecycle.OfflineSeverity(1) }, new() { Value = AlertLifecycle.OfflineSummary(serial, lastSeen) }, new() { Value = at },
-                new() { Value = AlertLifecycle.OfflineSeverity(2) },
+                new() { Value = AlertLifecycle.OfflineSeverity(2) }, // a device joining: two or more are silent
             },
         };
         await using var reader = await upsert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
