@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Canopy.Alerting.Domain;
 using Canopy.Platform.Messaging;
+using Canopy.Platform.Postgres;
 using Npgsql;
 
 namespace Canopy.Alerting.Features;
@@ -80,14 +81,7 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
         {
             Parameters = { new() { Value = deviceId }, new() { Value = clearedAt }, new() { Value = tenantId }, new() { Value = resolvedBy } },
         };
-        var resolved = new List<AlertRecord>();
-        await using (var reader = await update.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                resolved.Add(AlertRecord.Read(reader));
-            }
-        }
+        var resolved = await PostgresTransaction.ReadAllAsync(update, AlertRecord.Read, cancellationToken).ConfigureAwait(false);
 
         foreach (var alert in resolved)
         {

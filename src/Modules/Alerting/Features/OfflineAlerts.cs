@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Canopy.Alerting.Domain;
 using Canopy.Platform.Messaging;
+using Canopy.Platform.Postgres;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -97,14 +98,7 @@ internal sealed class OfflineAlerts(MessageWriter messages) : IEventSubscriber
                 new() { Value = deviceId, NpgsqlDbType = NpgsqlDbType.Uuid }, new() { Value = at }, new() { Value = resolvedBy }, new() { Value = tenantId },
             },
         };
-        var changed = new List<AlertRecord>();
-        await using (var reader = await update.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                changed.Add(AlertRecord.Read(reader));
-            }
-        }
+        var changed = await PostgresTransaction.ReadAllAsync(update, AlertRecord.Read, cancellationToken).ConfigureAwait(false);
 
         foreach (var resolved in changed.Where(a => a.State == AlertState.Resolved))
         {
