@@ -176,23 +176,14 @@ replica_up() {
   pg_as "$pg_bin/pg_ctl" -D "$pgdata" -l "$logfile" -w -t 60 start >/dev/null
 }
 
-replica_down() {
-  local base; base="$(pg_root)"
-  if pg_running "$base/replica"; then
-    log "stopping the PostgreSQL standby"
-    pg_as "$pg_bin/pg_ctl" -D "$base/replica" -m fast -w stop >/dev/null
+# Stops the cluster in <data folder>, named <what> in the log, if it runs.
+pg_stop() {
+  local pgdata="$1" what="$2"
+  if pg_running "$pgdata"; then
+    log "stopping $what"
+    pg_as "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
   else
-    log "the PostgreSQL standby is not running"
-  fi
-}
-
-pg_down() {
-  local base; base="$(pg_root)"
-  if pg_running "$base/data"; then
-    log "stopping PostgreSQL"
-    pg_as "$pg_bin/pg_ctl" -D "$base/data" -m fast -w stop >/dev/null
-  else
-    log "PostgreSQL is not running"
+    log "$what is not running"
   fi
 }
 
@@ -257,8 +248,8 @@ case "${1:-}" in
   down)
     redis_down dev "$CANOPY_REDIS_PORT"
     redis_down test "$CANOPY_REDIS_TEST_PORT"
-    replica_down
-    pg_down
+    pg_stop "$(pg_root)/replica" "the PostgreSQL standby"
+    pg_stop "$(pg_root)/data" "PostgreSQL"
     ;;
   status) status ;;
   # The load generator of the HTTP benchmarks (./build.sh --target=Bench), not needed by tests.

@@ -25,9 +25,16 @@ public static class VersionedAnswers
     /// <summary>A single-resource read: its version tag, or 304 when the caller already holds this version.</summary>
     public static ActionResult<T> ReadVersioned<T>(this ControllerBase controller, string? ifNoneMatch, int version, Func<T> body)
     {
+        ArgumentNullException.ThrowIfNull(body);
+        return controller.ReadTagged(ifNoneMatch, EntityTag.FromVersion(version), body);
+    }
+
+    /// <summary>A read tagged with <paramref name="tag"/> (a version's, or a page's content tag), or 304 when the caller already holds it.</summary>
+    public static ActionResult<T> ReadTagged<T>(this ControllerBase controller, string? ifNoneMatch, string tag, Func<T> body)
+    {
         ArgumentNullException.ThrowIfNull(controller);
         ArgumentNullException.ThrowIfNull(body);
-        controller.Response.Headers.ETag = EntityTag.FromVersion(version);
-        return EntityTag.NoneMatch(ifNoneMatch, version) ? controller.StatusCode(StatusCodes.Status304NotModified) : body();
+        controller.Response.Headers.ETag = tag;
+        return EntityTag.NoneMatch(ifNoneMatch, tag) ? controller.StatusCode(StatusCodes.Status304NotModified) : body();
     }
 }

@@ -82,10 +82,5 @@ public sealed class TelemetryController(TelemetryFeatures features, ITenantConte
     private Guid Tenant => tenant.TenantId ?? throw new ProblemException(ProblemTypes.Unauthenticated, "The access token does not name an organisation.");
 
     /// <summary>A page with a strong ETag of its content, or 304 when the caller already holds it.</summary>
-    private ActionResult<T> Page<T>(string? ifNoneMatch, T page)
-    {
-        var tag = EntityTag.FromContent(page);
-        Response.Headers.ETag = tag;
-        return EntityTag.NoneMatch(ifNoneMatch, tag) ? StatusCode(StatusCodes.Status304NotModified) : page;
-    }
+    private ActionResult<T> Page<T>(string? ifNoneMatch, T page) => this.ReadTagged(ifNoneMatch, EntityTag.FromContent(page), () => page);
 }

@@ -141,6 +141,31 @@ public sealed class AlertTests(TelemetryHost host) : IClassFixture<TelemetryHost
     }
 
     [Fact]
+    public async Task Given_two_devices_of_one_zone_reported_silent_by_two_workers_at_once_Then_one_alert_holds_both_and_is_raised_once()
+    {
+        var grower = await host.NewGrowerAsync();
+        var zone = Guid.CreateVersion7();
+        var devices = new[] { Guid.CreateVersion7(), Guid.CreateVersion7() };
+        var subscriber = host.Factory.Services.GetServices<IEventSubscriber>().OfType<OfflineAlerts>().Single();
+        var data = host.Factory.Services.GetRequiredService<PostgresDataSources>();
+
+        await Task.WhenAll(devices.Select(device => Task.Run(async () =>
+        {
+            var payload = JsonSerializer.SerializeToElement(new { device_id = device, zone_id = zone, serial_number = $"SN-{device:N}"[..12], last_seen_at = DateTimeOffset.UtcNow.AddHours(-1) });
+            await using var tx = await PostgresTransaction.BeginAsync(data.Primary, grower.TenantId, CancellationToken.None);
+            var message = new OutboxEvent(Guid.CreateVersion7(), OfflineAlerts.WentOffline, 1, grower.TenantId, device, payload, DateTimeOffset.UtcNow, null);
+            await subscriber.HandleAsync(message, new MessageContext(tx.Connection, tx.Transaction, 1), CancellationToken.None);
+            await tx.CommitAsync(CancellationToken.None);
+        })));
+
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE zone_id = $1", zone));
+        var alert = await IdentityApi.ScalarAsync<Guid>("SELECT id FROM alerting.alerts WHERE zone_id = $1", zone);
+        Assert.Equal(2, await IdentityApi.ScalarAsync<int>("SELECT cardinality(offline_devices) FROM alerting.alerts WHERE id = $1", alert));
+        Assert.Equal("critical", await IdentityApi.ScalarAsync<string>("SELECT severity FROM alerting.alerts WHERE id = $1", alert));
+        Assert.Equal(["alert.raised"], (await DeviceTests.OutboxAsync(alert)).Select(e => e.Type));
+    }
+
+    [Fact]
     public async Task Given_two_acknowledges_with_the_same_if_match_at_once_and_another_organisation_Then_one_applies_one_is_412_and_the_other_organisation_finds_nothing()
     {
         var grower = await host.NewGrowerAsync();

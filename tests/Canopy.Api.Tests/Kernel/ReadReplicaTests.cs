@@ -31,6 +31,36 @@ public sealed class ReadReplicaTests
     }
 
     [Fact]
+    public async Task Given_the_standby_as_replica_Then_its_pool_reads_from_the_standby_refuses_writes_and_sees_a_primary_commit_within_seconds()
+    {
+        await using var kernel = new KernelServices(new() { ["ConnectionStrings:PostgresReplica"] = TestServers.PostgresReplicaConnectionString });
+        var marker = Guid.NewGuid().ToString();
+
+        var replicaInRecovery = await ScalarAsync<bool>(kernel.DataSources.Replica, "SELECT pg_is_in_recovery()");
+        var primaryInRecovery = await ScalarAsync<bool>(kernel.DataSources.Primary, "SELECT pg_is_in_recovery()");
+        var write = await Assert.ThrowsAsync<PostgresException>(() => ScalarAsync<int>(kernel.DataSources.Replica, "CREATE TEMP TABLE refused (id int)"));
+        await using (var owner = new NpgsqlConnection(TestServers.PostgresOwnerConnectionString))
+        {
+            await owner.OpenAsync();
+            await using var note = new NpgsqlCommand($"COMMENT ON DATABASE {TestServers.DatabaseName} IS '{marker}'", owner);
+            await note.ExecuteNonQueryAsync();
+        }
+
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        string? seen = null;
+        while (seen != marker && System.Diagnostics.Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10))
+        {
+            seen = await ScalarAsync<string?>(kernel.DataSources.Replica, "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()");
+            await Task.Delay(seen == marker ? 0 : 50);
+        }
+
+        Assert.True(replicaInRecovery, "the replica pool must reach the standby");
+        Assert.False(primaryInRecovery);
+        Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, write.SqlState);
+        Assert.Equal(marker, seen);
+    }
+
+    [Fact]
     public async Task Given_a_session_not_in_utc_Then_no_connection_is_handed_out()
     {
         var berlin = new NpgsqlConnectionStringBuilder(TestServers.PostgresConnectionString) { Options = "-c TimeZone=Europe/Berlin" }.ConnectionString;
@@ -49,5 +79,12 @@ public sealed class ReadReplicaTests
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetString(0), reader.GetString(1));
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlDataSource source, string sql)
+    {
+        await using var command = source.CreateCommand(sql);
+        var value = await command.ExecuteScalarAsync();
+        return value is DBNull or null ? default! : (T)value;
     }
 }

@@ -193,4 +193,34 @@ public sealed class ReadinessTests
 
         Assert.Fail($"Readiness did not recover; last status {(int)last}.");
     }
+
+    [Fact]
+    public async Task Given_the_replica_up_Then_readiness_reports_its_round_trip_and_lag_and_given_it_unreachable_readiness_only_warns()
+    {
+        await using var healthy = new CanopyApiFactory();
+        await using var orphaned = new CanopyApiFactory(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:PostgresReplica"] = new NpgsqlConnectionStringBuilder(TestServers.PostgresReplicaConnectionString) { Port = 1, Timeout = 1 }.ConnectionString,
+        });
+
+        var up = await ReadinessAsync(healthy);
+        var down = await ReadinessAsync(orphaned);
+
+        Assert.Equal((HttpStatusCode.OK, "pass"), (up.Status, up.Body.GetProperty("status").GetString()));
+        Assert.Equal("pass", up.Body.GetProperty("checks").GetProperty("postgres-replica:responseTime")[0].GetProperty("status").GetString());
+        var lag = up.Body.GetProperty("checks").GetProperty("postgres-replica:lag")[0];
+        Assert.Equal(("pass", "s"), (lag.GetProperty("status").GetString(), lag.GetProperty("observedUnit").GetString()));
+        Assert.Equal((HttpStatusCode.OK, "warn"), (down.Status, down.Body.GetProperty("status").GetString()));
+        var unreachable = down.Body.GetProperty("checks").GetProperty("postgres-replica:responseTime")[0];
+        Assert.Equal("warn", unreachable.GetProperty("status").GetString());
+        Assert.Contains("fall back to the primary", unreachable.GetProperty("output").GetString(), StringComparison.Ordinal);
+        Assert.False(down.Body.GetProperty("checks").TryGetProperty("postgres-replica:lag", out _));
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> ReadinessAsync(CanopyApiFactory factory)
+    {
+        using var client = factory.CreateClient();
+        using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
 }

@@ -74,19 +74,23 @@ const plan = {
   ...common(`GET ${rule}`, exampleRule, { viewerForbidden: false }),
 };
 
-// The verbs: the rule each applies to, and one whose state refuses it (409).
-const verbs = [
+// The statuses of the verbs on one resource: each verb applied to what `from` makes, refused
+// (409) on what `refusedFrom` makes, and the shared and guarded statuses on what `make` makes.
+function verbPlans(resource, example, make, verbs) {
+  const on = (build) => async (t) => { await asOwner(t); const made = await build(t); to(t, example, made.id); ifMatch(t, made.version); };
+  for (const v of verbs) {
+    const route = `POST ${resource}/${v.name}`;
+    plan[`${route} 200`] = { provoke: on(v.from) };
+    Object.assign(plan, common(route, example));
+    plan[`${route} 409`] = { provoke: on(v.refusedFrom) };
+    Object.assign(plan, guarded(route, example, make));
+  }
+}
+
+verbPlans(rule, exampleRule, (t) => newRule(t), [
   { name: 'disable', from: (t) => newRule(t), refusedFrom: (t) => disabledRule(t) },
   { name: 'enable', from: (t) => disabledRule(t), refusedFrom: (t) => newRule(t) },
-];
-for (const v of verbs) {
-  const route = `POST ${rule}/${v.name}`;
-  const onRule = (make) => async (t) => { await asOwner(t); const made = await make(t); to(t, exampleRule, made.id); ifMatch(t, made.version); };
-  plan[`${route} 200`] = { provoke: onRule(v.from) };
-  Object.assign(plan, common(route, exampleRule));
-  plan[`${route} 409`] = { provoke: onRule(v.refusedFrom) };
-  Object.assign(plan, guarded(route, exampleRule, (t) => newRule(t)));
-}
+]);
 
 const alerts = 'GET /api/v1/alerts';
 const alert = '/api/v1/alerts/{alert_id}';
@@ -103,18 +107,9 @@ Object.assign(plan, {
   ...common(`GET ${alert}`, exampleAlert, { viewerForbidden: false }),
 });
 
-// The alert verbs: the alert each applies to, and one whose state refuses it (409).
-const alertVerbs = [
+verbPlans(alert, exampleAlert, (t) => openAlert(t), [
   { name: 'acknowledge', from: (t) => openAlert(t), refusedFrom: (t) => acknowledgedAlert(t) },
   { name: 'resolve', from: (t) => acknowledgedAlert(t), refusedFrom: (t) => resolvedAlert(t) },
-];
-for (const v of alertVerbs) {
-  const route = `POST ${alert}/${v.name}`;
-  const onAlert = (make) => async (t) => { await asOwner(t); const made = await make(t); to(t, exampleAlert, made.id); ifMatch(t, made.version); };
-  plan[`${route} 200`] = { provoke: onAlert(v.from) };
-  Object.assign(plan, common(route, exampleAlert));
-  plan[`${route} 409`] = { provoke: onAlert(v.refusedFrom) };
-  Object.assign(plan, guarded(route, exampleAlert, (t) => openAlert(t)));
-}
+]);
 
 module.exports = { plan };

@@ -1,3 +1,4 @@
+using Canopy.Platform.Idempotency;
 using Canopy.Platform.Postgres;
 using Npgsql;
 using NpgsqlTypes;
@@ -5,7 +6,7 @@ using NpgsqlTypes;
 namespace Canopy.Identity.Features;
 
 /// <summary>Transactions of the Identity module, always bound to one tenant for row-level security.</summary>
-internal sealed class IdentityDatabase(PostgresDataSources dataSources)
+internal sealed class IdentityDatabase(PostgresDataSources dataSources, IdempotencyClaims idempotency)
 {
     public const string UniqueViolation = "23505";
 
@@ -25,6 +26,10 @@ internal sealed class IdentityDatabase(PostgresDataSources dataSources)
     /// <summary>A transaction bound to a tenant; with none, it sees no tenant's rows (the security log's chain of unknown accounts).</summary>
     public Task<PostgresTransaction> BeginAsync(Guid? tenantId, CancellationToken cancellationToken) =>
         PostgresTransaction.BeginAsync(dataSources.Primary, tenantId, cancellationToken);
+
+    /// <summary>A change: bound to the tenant, with the request's idempotency key claimed first, so a key that already took effect stops before any effect or integrity check.</summary>
+    public Task<PostgresTransaction> ChangeAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        idempotency.BeginChangeAsync(dataSources.Primary, tenantId, cancellationToken);
 
     /// <summary>
     /// Serialises membership changes of one organisation (the last-owner rule depends on all of

@@ -3,7 +3,6 @@ using Canopy.Contracts;
 using Canopy.Identity.Audit;
 using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
-using Canopy.Platform.Idempotency;
 using Canopy.Platform.Data;
 using Canopy.Platform.Messaging;
 using Canopy.Platform.Problems;
@@ -24,7 +23,6 @@ internal sealed class Members(
     MessageWriter messages,
     CursorCodec cursors,
     SecurityLog log,
-    IdempotencyClaims idempotency,
     IOptions<IdentityOptions> options,
     TimeProvider time)
 {
@@ -74,9 +72,7 @@ internal sealed class Members(
         var token = OpaqueTokens.New(InvitationPrefix);
         var expires = now.AddDays(options.Value.InvitationDays);
         var email = request.Email.Trim();
-        await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
-        // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         // Only the caller's own organisation is consulted: whether the address has an account
         // elsewhere is not theirs to learn (accepting then answers 409 to the invitee alone).
         await using (var member = tx.Command("SELECT 1 FROM identity.users WHERE email_index = $1", new NpgsqlParameter { Value = index, NpgsqlDbType = NpgsqlDbType.Bytea }))
@@ -134,9 +130,7 @@ internal sealed class Members(
         var passwordHash = await passwords.HashAsync(request.Password, cancellationToken).ConfigureAwait(false);
 
         var now = time.GetUtcNow();
-        await using var tx = await database.BeginAsync(tenant, cancellationToken).ConfigureAwait(false);
-        // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(tenant, cancellationToken).ConfigureAwait(false);
         // Spent once: the row lock makes a second acceptance wait, then find it accepted.
         var locked = await ReadInvitationAsync(tx, tokenHash, locking: true, cancellationToken).ConfigureAwait(false);
         if (locked is null || locked.Accepted || now >= locked.ExpiresAt)
@@ -171,9 +165,7 @@ internal sealed class Members(
         ArgumentNullException.ThrowIfNull(caller);
         var role = RoleContract.FromContract(newRole);
         var now = time.GetUtcNow();
-        await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
-        // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var target = await FindAsync(tx, memberId, cancellationToken).ConfigureAwait(false) ?? throw MemberNotFound();
         Require(new OrganisationKeepsAnOwnerRule(target.Role, role, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
@@ -197,9 +189,7 @@ internal sealed class Members(
     {
         ArgumentNullException.ThrowIfNull(caller);
         var now = time.GetUtcNow();
-        await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
-        // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var target = await FindAsync(tx, memberId, cancellationToken).ConfigureAwait(false) ?? throw MemberNotFound();
         Require(new CannotActAboveOwnRoleRule(caller.Role, target.Role), ProblemTypes.Forbidden);

@@ -3,7 +3,6 @@ using Canopy.Contracts;
 using Canopy.Identity.Audit;
 using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
-using Canopy.Platform.Idempotency;
 using Canopy.Platform.Problems;
 using Canopy.Platform.Postgres;
 
@@ -17,7 +16,6 @@ internal sealed class MyAccount(
     TokenRevocations revocations,
     AccessTokens accessTokens,
     SecurityLog log,
-    IdempotencyClaims idempotency,
     TimeProvider time)
 {
     public async Task<Me> GetAsync(AccessTokenSubject caller, CancellationToken cancellationToken)
@@ -64,9 +62,7 @@ internal sealed class MyAccount(
     public async Task EraseAsync(AccessTokenSubject caller, string jti, DateTimeOffset accessExpires, IPAddress? address, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
-        // First: a key that already took effect stops here, before any effect or integrity check.
-        await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         await IdentityDatabase.LockTenantAsync(tx, caller.TenantId, cancellationToken).ConfigureAwait(false);
         var membership = await members.FindAsync(tx, caller.MemberId, cancellationToken).ConfigureAwait(false)
             ?? throw new ProblemException(ProblemTypes.Unauthenticated, "This account no longer exists.");

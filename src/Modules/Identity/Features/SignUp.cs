@@ -3,7 +3,6 @@ using Canopy.Contracts;
 using Canopy.Identity.Audit;
 using Canopy.Identity.Domain;
 using Canopy.Identity.Security;
-using Canopy.Platform.Idempotency;
 using Canopy.Platform.Problems;
 using Npgsql;
 using NpgsqlTypes;
@@ -12,7 +11,7 @@ using Canopy.Platform.Postgres;
 namespace Canopy.Identity.Features;
 
 /// <summary>Creates an organisation and its owner in one transaction.</summary>
-internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, PasswordHasher passwords, SecurityLog log, IdempotencyClaims idempotency, TimeProvider time)
+internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, PasswordHasher passwords, SecurityLog log, TimeProvider time)
 {
     public async Task<SignUpResult> HandleAsync(SignUpRequest request, IPAddress? address, CancellationToken cancellationToken)
     {
@@ -25,11 +24,9 @@ internal sealed class SignUp(IdentityDatabase database, PiiProtector pii, Passwo
         var memberId = Guid.CreateVersion7(now);
         var name = request.Organization_name.Trim();
 
-        await using var tx = await database.BeginAsync(tenantId, cancellationToken).ConfigureAwait(false);
+        await using var tx = await database.ChangeAsync(tenantId, cancellationToken).ConfigureAwait(false);
         try
         {
-            // First: a key that already took effect stops here, before any effect or integrity check.
-            await idempotency.ClaimAsync(tx.Connection, tx.Transaction, cancellationToken).ConfigureAwait(false);
             await tx.ExecuteAsync(
                 "INSERT INTO identity.tenants (id, name, created_at, updated_at, created_by) VALUES ($1, $2, $3, $3, $4)",
                 cancellationToken, tenantId, name, now, userId).ConfigureAwait(false);

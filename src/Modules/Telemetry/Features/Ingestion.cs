@@ -27,8 +27,8 @@ internal sealed record StoredBatch(Guid TenantId, Guid DeviceId, Guid ZoneId, IR
 /// Most batches are new readings, so the first attempt is a plain INSERT, which PostgreSQL
 /// writes a third faster than ON CONFLICT's speculative one; a batch that repeats a stored
 /// reading (or one of its own) fails it as a whole and is written again, in a new transaction,
-/// with ON CONFLICT DO NOTHING, which skips and counts the repeats. The device row is held (FOR SHARE) for the
-/// transaction, so a decommissioning either waits for the batch or is seen by it.
+/// with ON CONFLICT DO NOTHING, which skips and counts the repeats. The device row is held (FOR
+/// SHARE) for the transaction, so a decommissioning either waits for the batch or is seen by it.
 /// </summary>
 internal sealed class Ingestion : IDisposable
 {
@@ -152,21 +152,24 @@ internal sealed class Ingestion : IDisposable
 
             Refuse422(ReadingRules.CheckMetricsOfDevice(readings, metrics), started);
 
+            // One pass: the readings for the live streams, the three columns, the touched buckets.
             var batch = new StoredReading[readings.Count];
+            var codes = new short[readings.Count];
+            var times = new DateTimeOffset[readings.Count];
+            var values = new double[readings.Count];
             var buckets = new HashSet<(short Metric, DateTimeOffset Start)>();
             for (var i = 0; i < readings.Count; i++)
             {
-                batch[i] = new StoredReading(StoredMetrics.Code(readings[i].Metric), readings[i].RecordedAt, readings[i].Value);
-                buckets.Add((batch[i].Metric, RollupBuckets.StartOf(batch[i].RecordedAt, RollupWidth.FiveMinutes)));
+                (codes[i], times[i], values[i]) = (StoredMetrics.Code(readings[i].Metric), readings[i].RecordedAt, readings[i].Value);
+                batch[i] = new StoredReading(codes[i], times[i], values[i]);
+                buckets.Add((codes[i], RollupBuckets.StartOf(times[i], RollupWidth.FiveMinutes)));
             }
 
             var accepted = await tx.ExecuteAsync(insert, cancellationToken,
                 device.TenantId, device.DeviceId,
-                Array(batch.Select(r => r.Metric), NpgsqlDbType.Smallint),
-                Array(batch.Select(r => r.RecordedAt), NpgsqlDbType.TimestampTz),
-                Array(batch.Select(r => r.Value), NpgsqlDbType.Double),
-                Array(buckets.Select(b => b.Metric), NpgsqlDbType.Smallint),
-                Array(buckets.Select(b => b.Start), NpgsqlDbType.TimestampTz)).ConfigureAwait(false);
+                Array(codes, NpgsqlDbType.Smallint), Array(times, NpgsqlDbType.TimestampTz), Array(values, NpgsqlDbType.Double),
+                Array(buckets.Select(b => b.Metric).ToArray(), NpgsqlDbType.Smallint),
+                Array(buckets.Select(b => b.Start).ToArray(), NpgsqlDbType.TimestampTz)).ConfigureAwait(false);
 
             // A sign of life for Fleet, at most once a sighting interval: the first batch of a
             // device that never reported or went OFFLINE, and then one a minute to keep
@@ -182,7 +185,7 @@ internal sealed class Ingestion : IDisposable
         }
     }
 
-    private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType type) => new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type };
+    private static NpgsqlParameter Array<T>(T[] values, NpgsqlDbType type) => new() { Value = values, NpgsqlDbType = NpgsqlDbType.Array | type };
 
     /// <summary>Opening timed out in the pool (not the caller giving up): the database cannot keep up.</summary>
     private static bool IsPoolWait(Exception exception, CancellationTokenSource opening) =>

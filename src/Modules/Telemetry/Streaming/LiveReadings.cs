@@ -65,6 +65,7 @@ internal sealed partial class LiveReadings : IDisposable
         ArgumentNullException.ThrowIfNull(batch);
         var data = Data(batch);
         var window = TimeSpan.FromMinutes(_options.Value.StreamReplayMinutes);
+        // Entry ids are Redis's own clock in milliseconds, so the oldest id to keep is wall-clock time too.
         var oldest = $"{(DateTimeOffset.UtcNow - window).ToUnixTimeMilliseconds()}-0";
         try
         {
