@@ -643,6 +643,18 @@ namespace Canopy.Contracts
         /// <br/>otherwise 422 says which; a scope that is not one of my organisation's live farms,
         /// <br/>zones or devices is 422 too (it is a member of the body, not the path). Names are
         /// <br/>unique among my organisation's rules, compared case-insensitively (409).
+        /// <br/>
+        /// <br/>Evaluation is streaming, per device, in the readings' recorded time: an unbroken run of
+        /// <br/>readings that break the condition raises one alert when it has lasted `for_seconds` (at
+        /// <br/>its first reading when that is 0), usually within a second or two of the reading that
+        /// <br/>completes it arriving and within 10 s under load; later breaking readings extend the open
+        /// <br/>alert instead of raising another; a run of readings within the rule lasting
+        /// <br/>`for_seconds` resolves it by itself (`resolved_by` `condition_cleared`), acknowledged
+        /// <br/>or not. A reading not newer than the device's last evaluated one (sent late) no longer
+        /// <br/>changes an outcome. A new or re-enabled rule watches readings stored from at most 5 s
+        /// <br/>after it is answered; readings are evaluated as they are stored, never from history.
+        /// <br/>An alert resolved by hand while its condition still holds is raised again by the next
+        /// <br/>breaking reading.
         /// </remarks>
         /// <param name="idempotency_Key">Unique key chosen by the client for this logical request (a UUID is a good choice), bare
         /// <br/>or as a quoted structured-field string, at most 255 characters. A retry with the same key
@@ -3960,7 +3972,7 @@ namespace Canopy.Contracts
         public required System.DateTimeOffset Opened_at { get; set; }
 
         /// <summary>
-        /// Who or what resolved it, `member`, `fault_cleared`, `device_decommissioned` or `devices_online` (alert.resolved only; null otherwise).
+        /// Who or what resolved it: `member`, `fault_cleared`, `device_decommissioned` (a fault or threshold alert of a device taken out of service), `devices_online` or `condition_cleared` (a threshold alert whose readings returned within the rule) (alert.resolved only; null otherwise).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("resolved_by")]
         public string? Resolved_by { get; set; }

@@ -64,7 +64,7 @@ try
     builder.Services.AddCanopyMessaging(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddFleetModule(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddTelemetryModule(configuration, runWorkers: role != ProcessRole.Api);
-    builder.Services.AddAlertingModule();
+    builder.Services.AddAlertingModule(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddOptions<SlowQueryOptions>().Bind(configuration.GetSection(SlowQueryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
     builder.Services.AddHostedService<SlowQueryLogger>();
     builder.Services.AddOptions<CursorOptions>().Bind(configuration.GetSection(CursorOptions.Section))

@@ -67,6 +67,13 @@ public sealed class TelemetryOptions
     [Range(1, 1440)]
     public int StreamReplayMinutes { get; set; } = 15;
 
+    /// <summary>
+    /// Batches the feed of stored readings (Alerting's input) keeps at most, handled or not: a
+    /// bound on Redis's memory when its consumers stop; they delete what they have handled.
+    /// </summary>
+    [Range(100, 1_000_000)]
+    public int FeedMaxEntries { get; set; } = 20_000;
+
     [Range(1, 300)]
     public int StreamKeepAliveSeconds { get; set; } = 15;
 

@@ -43,7 +43,7 @@ internal sealed record RuleRecord(
 }
 
 /// <summary>Alert rules: create (checked against what Fleet says of the scope), list newest first, read, disable and enable.</summary>
-internal sealed class AlertRules(AlertingDatabase database, MessageWriter messages, TimeProvider time)
+internal sealed class AlertRules(AlertingDatabase database, WatchedMetrics watched, MessageWriter messages, TimeProvider time)
 {
     public const string Created = "alert_rule.created";
     public const string Disabled = "alert_rule.disabled";
@@ -84,6 +84,7 @@ internal sealed class AlertRules(AlertingDatabase database, MessageWriter messag
 
         await AppendAsync(tx, Created, rule, actor.TenantId, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        watched.Forget(actor.TenantId);
         return rule;
     }
 
@@ -121,6 +122,7 @@ internal sealed class AlertRules(AlertingDatabase database, MessageWriter messag
             cancellationToken, ruleId, next.Name(), changed.Version, now).ConfigureAwait(false);
         await AppendAsync(tx, verb == RuleVerb.Disable ? Disabled : Enabled, changed, actor.TenantId, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        watched.Forget(actor.TenantId);
         return changed;
     }
 

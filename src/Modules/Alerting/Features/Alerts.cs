@@ -13,15 +13,30 @@ internal sealed record AlertRecord(
     Guid Id, string Kind, Guid? RuleId, Guid DeviceId, Guid? ZoneId, int? OfflineDevices, string? Metric, string Severity, string Summary, AlertState State,
     DateTimeOffset OpenedAt, DateTimeOffset? AcknowledgedAt, DateTimeOffset? ResolvedAt, string? ResolvedBy, int Version)
 {
-    public const string Columns =
-        "id, kind, rule_id, device_id, zone_id, cardinality(offline_devices), metric, severity, summary, status, opened_at, acknowledged_at, resolved_at, resolved_by, version";
+    public static readonly string Columns = ColumnsOf(null);
 
-    public static AlertRecord Read(NpgsqlDataReader reader) => new(
-        reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetGuid(3), reader.IsDBNull(4) ? null : reader.GetGuid(4),
-        reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6),
-        reader.GetString(7), reader.GetString(8), AlertLifecycle.ParseState(reader.GetString(9)), reader.GetFieldValue<DateTimeOffset>(10),
-        reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11), reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
-        reader.IsDBNull(13) ? null : reader.GetString(13), reader.GetInt32(14));
+    /// <summary>The columns an alert is read from, of the table named <paramref name="alias"/> in the query when given.</summary>
+    public static string ColumnsOf(string? alias)
+    {
+        var t = alias is null ? "" : alias + ".";
+        return $"{t}id, {t}kind, {t}rule_id, {t}device_id, {t}zone_id, cardinality({t}offline_devices), {t}metric, {t}severity, {t}summary, {t}status, "
+            + $"{t}opened_at, {t}acknowledged_at, {t}resolved_at, {t}resolved_by, {t}version";
+    }
+
+    public static AlertRecord Read(NpgsqlDataReader reader) => Read(reader, 0);
+
+    /// <summary>The alert in the row's columns from <paramref name="first"/> on (<see cref="ColumnsOf"/>).</summary>
+    public static AlertRecord Read(NpgsqlDataReader reader, int first)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        var i = first;
+        return new(
+            reader.GetGuid(i), reader.GetString(i + 1), reader.IsDBNull(i + 2) ? null : reader.GetGuid(i + 2), reader.GetGuid(i + 3),
+            reader.IsDBNull(i + 4) ? null : reader.GetGuid(i + 4), reader.IsDBNull(i + 5) ? null : reader.GetInt32(i + 5), reader.IsDBNull(i + 6) ? null : reader.GetString(i + 6),
+            reader.GetString(i + 7), reader.GetString(i + 8), AlertLifecycle.ParseState(reader.GetString(i + 9)), reader.GetFieldValue<DateTimeOffset>(i + 10),
+            reader.IsDBNull(i + 11) ? null : reader.GetFieldValue<DateTimeOffset>(i + 11), reader.IsDBNull(i + 12) ? null : reader.GetFieldValue<DateTimeOffset>(i + 12),
+            reader.IsDBNull(i + 13) ? null : reader.GetString(i + 13), reader.GetInt32(i + 14));
+    }
 
     public Alert ToContract() => new()
     {

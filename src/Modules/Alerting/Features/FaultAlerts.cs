@@ -9,7 +9,8 @@ namespace Canopy.Alerting.Features;
 /// <summary>
 /// A fault reported on a device (Fleet's device.fault_reported) raises a device-fault alert;
 /// the fault cleared (device.fault_cleared), or the device decommissioned with its fault
-/// (device.decommissioned), resolves it. One alert that is not resolved per
+/// (device.decommissioned), resolves it; a decommissioning resolves the device's threshold
+/// alerts too, since no reading of it will clear them. One alert that is not resolved per
 /// device and fault: a redelivered report finds the open one (a partial unique index), and a
 /// clearing with nothing open changes nothing. Fleet's events of one device arrive in order.
 /// </summary>
@@ -75,11 +76,11 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
     {
         await using var update = new NpgsqlCommand($"""
             UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = $4, version = version + 1
-             WHERE tenant_id = $3 AND device_id = $1 AND kind = 'device_fault' AND status <> 'RESOLVED'
+             WHERE tenant_id = $3 AND device_id = $1 AND status <> 'RESOLVED' AND (kind = 'device_fault' OR ($5 AND kind = 'threshold'))
             RETURNING {AlertRecord.Columns}
             """, context.Connection, context.Transaction)
         {
-            Parameters = { new() { Value = deviceId }, new() { Value = clearedAt }, new() { Value = tenantId }, new() { Value = resolvedBy } },
+            Parameters = { new() { Value = deviceId }, new() { Value = clearedAt }, new() { Value = tenantId }, new() { Value = resolvedBy }, new() { Value = resolvedBy == "device_decommissioned" } },
         };
         var resolved = await PostgresTransaction.ReadAllAsync(update, AlertRecord.Read, cancellationToken).ConfigureAwait(false);
 

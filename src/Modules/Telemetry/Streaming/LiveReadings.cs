@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Canopy.Platform.Messaging;
 using Canopy.Platform.Redis;
 using Canopy.Telemetry.Domain;
 using Canopy.Telemetry.Features;
@@ -14,24 +15,27 @@ namespace Canopy.Telemetry.Streaming;
 /// of its device and one of its zone (the replay buffer behind Last-Event-ID, bounded by count
 /// and by age; each entry id is the event id) and published once on the channel every instance
 /// with stream clients listens to; each instance hands the event to its own clients of that
-/// device or zone. A batch that repeated some earlier readings is sent whole: a reading is
-/// identified by (device_id, metric, recorded_at).
+/// device or zone. The same script appends the batch to the feed of stored readings
+/// (<see cref="ReadingFeed"/>) that Alerting evaluates. A batch that repeated some earlier
+/// readings is sent whole: a reading is identified by (device_id, metric, recorded_at).
 /// </summary>
 internal sealed partial class LiveReadings : IDisposable
 {
     public const string Channel = "telemetry:live";
 
-    // ARGV: max events, data, channel, seconds to keep, oldest id to keep. One message names
-    // both streams and their ids: "<device key> <id> <zone key> <id>\n<data>".
+    // KEYS: the device's stream, the zone's, the feed. ARGV: max events, data, channel, seconds
+    // to keep, oldest id to keep, the feed's cap, the tenant. One message names both streams and
+    // their ids: "<device key> <id> <zone key> <id>\n<data>".
     private const string AppendScript = """
         local header = {}
-        for i, key in ipairs(KEYS) do
-          local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 'd', ARGV[2])
-          redis.call('XTRIM', key, 'MINID', '~', ARGV[5])
-          redis.call('EXPIRE', key, ARGV[4])
-          header[#header + 1] = key
+        for i = 1, 2 do
+          local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'd', ARGV[2])
+          redis.call('XTRIM', KEYS[i], 'MINID', '~', ARGV[5])
+          redis.call('EXPIRE', KEYS[i], ARGV[4])
+          header[#header + 1] = KEYS[i]
           header[#header + 1] = id
         end
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 't', ARGV[7], 'd', ARGV[2])
         redis.call('PUBLISH', ARGV[3], table.concat(header, ' ') .. '\n' .. ARGV[2])
         return header
         """;
@@ -70,8 +74,8 @@ internal sealed partial class LiveReadings : IDisposable
         try
         {
             await _redis.ExecuteAsync("EVAL telemetry.append", db => db.ScriptEvaluateAsync(AppendScript,
-                [DeviceKey(batch.TenantId, batch.DeviceId), ZoneKey(batch.TenantId, batch.ZoneId)],
-                [_options.Value.StreamReplayEvents, data, Channel, (int)window.TotalSeconds + 60, oldest])).ConfigureAwait(false);
+                [DeviceKey(batch.TenantId, batch.DeviceId), ZoneKey(batch.TenantId, batch.ZoneId), ReadingFeed.Key],
+                [_options.Value.StreamReplayEvents, data, Channel, (int)window.TotalSeconds + 60, oldest, _options.Value.FeedMaxEntries, batch.TenantId.ToString()])).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisUnavailableException.Is(ex) || ex is RedisException)
         {

@@ -1,0 +1,200 @@
+using System.Net;
+using System.Text.Json;
+using Canopy.Alerting.Features;
+using Canopy.Api.Tests.Fleet;
+using Canopy.Api.Tests.Identity;
+using Canopy.Api.Tests.Infrastructure;
+using Canopy.Api.Tests.Telemetry;
+using Canopy.Platform.Messaging;
+using Microsoft.Extensions.DependencyInjection;
+using static Canopy.Api.Tests.Telemetry.TelemetryApi;
+
+namespace Canopy.Api.Tests.Alerting;
+
+/// <summary>
+/// Rules evaluated from the feed of stored readings, on a host that runs the evaluation worker
+/// and the outbox relay as a deployment's single process does.
+/// </summary>
+public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<TelemetryHost>
+{
+    private const string Alerts = "/api/v1/alerts";
+
+    [Fact]
+    public async Task Given_a_device_registered_activated_and_reporting_past_a_rule_then_back_and_a_fault_Then_each_alert_opens_and_resolves_with_its_events_in_order()
+    {
+        var grower = await host.NewGrowerAsync();
+        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-3));
+
+        // Register, activate: the device is ACTIVE and can trade its credential for a token.
+        var registered = await FleetApi.CreatedAsync(await grower.Fleet.RegisterAsync(grower.ZoneId, model: "milesight-em500-co2"));
+        var device = registered.GetProperty("device").GetProperty("id").GetGuid();
+        Assert.Equal("PROVISIONED", registered.GetProperty("device").GetProperty("status").GetString());
+        using (var activated = await grower.Fleet.VerbAsync(device, "activate"))
+        {
+            Assert.Equal(HttpStatusCode.OK, activated.StatusCode);
+            Assert.Equal("ACTIVE", (await FleetApi.Json(activated)).GetProperty("status").GetString());
+        }
+
+        Assert.Equal(["device.registered", "device.activated"], await DeviceEventsAsync(device));
+        var sender = new Sender(device, await grower.Telemetry.TokenAsync(device, registered.GetProperty("credential").GetProperty("secret").GetString()!), grower.Telemetry);
+        using var created = await grower.Fleet.PostAsync("/api/v1/alert-rules", new
+        {
+            name = "Too hot for seedlings", metric = "temperature_c", @operator = "gt", threshold = 30, for_seconds = 60,
+            scope = new { kind = "zone", id = grower.ZoneId }, severity = "warning",
+        }, idempotencyKey: FleetApi.Key());
+        var rule = (await FleetApi.CreatedAsync(created)).GetProperty("id").GetGuid();
+
+        // Readings within the rule: evaluated, no alert.
+        Assert.Equal((2, 0), await CountsAsync(await sender.SendAsync(Reading("temperature_c", 22, t), Reading("temperature_c", 23, t.AddSeconds(10)))));
+        await EvaluatedAsync(rule, device, t.AddSeconds(10));
+        Assert.Empty(await AlertsOfAsync(grower, device));
+
+        // Past the threshold for 60 s (three readings over a minute): one OPEN alert.
+        Assert.Equal((3, 0), await CountsAsync(await sender.SendAsync(
+            Reading("temperature_c", 31, t.AddSeconds(20)), Reading("temperature_c", 32, t.AddSeconds(50)), Reading("temperature_c", 33, t.AddSeconds(80)))));
+        await EvaluatedAsync(rule, device, t.AddSeconds(80));
+        var opened = Assert.Single(await AlertsOfAsync(grower, device));
+        var id = opened.GetProperty("id").GetGuid();
+        Assert.Equal(("threshold", "OPEN", "warning", "temperature_c"), (opened.GetProperty("kind").GetString(), opened.GetProperty("status").GetString(),
+            opened.GetProperty("severity").GetString(), opened.GetProperty("metric").GetString()));
+        Assert.Equal((rule, grower.ZoneId), (opened.GetProperty("rule_id").GetGuid(), opened.GetProperty("zone_id").GetGuid()));
+        Assert.Equal($"Device {registered.GetProperty("device").GetProperty("serial_number").GetString()}: temperature_c at 33 is above 30 for at least 1 min (rule \"Too hot for seedlings\").",
+            opened.GetProperty("summary").GetString());
+        Assert.Equal(["alert.raised"], (await DeviceTests.OutboxAsync(id)).Select(e => e.Type));
+
+        // Still too hot: the same alert is extended, not raised again.
+        Assert.Equal((1, 0), await CountsAsync(await sender.SendAsync(Reading("temperature_c", 34.5, t.AddSeconds(90)))));
+        await EvaluatedAsync(rule, device, t.AddSeconds(90));
+        Assert.Equal(34.5, await IdentityApi.ScalarAsync<double>("SELECT last_value FROM alerting.alerts WHERE id = $1", id));
+        Assert.Single(await AlertsOfAsync(grower, device));
+
+        // Acknowledged by a member.
+        using (var acknowledged = await grower.Fleet.PostAsync($"{Alerts}/{id}/acknowledge", ifMatch: "\"1\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, acknowledged.StatusCode);
+            Assert.Equal(("ACKNOWLEDGED", 2), ((await FleetApi.Json(acknowledged)).GetProperty("status").GetString(), (await FleetApi.Json(acknowledged)).GetProperty("version").GetInt32()));
+        }
+
+        Assert.Equal(["alert.raised", "alert.acknowledged"], (await DeviceTests.OutboxAsync(id)).Select(e => e.Type));
+
+        // Back to normal, 59 s later still open; at 60 s it resolves by itself.
+        Assert.Equal((2, 0), await CountsAsync(await sender.SendAsync(Reading("temperature_c", 25, t.AddSeconds(100)), Reading("temperature_c", 24, t.AddSeconds(159)))));
+        await EvaluatedAsync(rule, device, t.AddSeconds(159));
+        Assert.Equal("ACKNOWLEDGED", (await FleetApi.Json(await grower.Fleet.GetAsync($"{Alerts}/{id}"))).GetProperty("status").GetString());
+        Assert.Equal((1, 0), await CountsAsync(await sender.SendAsync(Reading("temperature_c", 24, t.AddSeconds(160)))));
+        await EvaluatedAsync(rule, device, t.AddSeconds(160));
+        var resolved = await FleetApi.Json(await grower.Fleet.GetAsync($"{Alerts}/{id}"));
+        Assert.Equal(("RESOLVED", 3), (resolved.GetProperty("status").GetString(), resolved.GetProperty("version").GetInt32()));
+        Assert.Empty(resolved.GetProperty("allowed_verbs").EnumerateArray());
+        var events = await DeviceTests.OutboxAsync(id);
+        Assert.Equal(["alert.raised", "alert.acknowledged", "alert.resolved"], events.Select(e => e.Type));
+        Assert.Equal("condition_cleared", events[2].Payload.GetProperty("resolved_by").GetString());
+
+        // A member resolving the alert that just resolved itself is told its state.
+        using (var late = await grower.Fleet.PostAsync($"{Alerts}/{id}/resolve", ifMatch: "\"3\""))
+        {
+            var refusal = await ProblemAssert.IsProblemAsync(late, HttpStatusCode.Conflict, "conflict");
+            Assert.Equal("RESOLVED", refusal.GetProperty("current_state").GetString());
+        }
+
+        // A fault reported, then cleared: its own alert opens and resolves.
+        using (var reported = await grower.Fleet.VerbAsync(device, "report-fault", new { code = "sensor_failure", note = "Probe shorted" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, reported.StatusCode);
+        }
+
+        await EventuallyAsync(async () => (await AlertsOfAsync(grower, device)).Any(a => a.GetProperty("kind").GetString() == "device_fault"), "the fault raised an alert");
+        var fault = (await AlertsOfAsync(grower, device)).Single(a => a.GetProperty("kind").GetString() == "device_fault");
+        Assert.Equal(("OPEN", "critical"), (fault.GetProperty("status").GetString(), fault.GetProperty("severity").GetString()));
+        using (var cleared = await grower.Fleet.VerbAsync(device, "clear-fault"))
+        {
+            Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
+        }
+
+        var faultId = fault.GetProperty("id").GetGuid();
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<string>("SELECT status FROM alerting.alerts WHERE id = $1", faultId) == "RESOLVED", "clearing the fault resolved its alert");
+        var faultEvents = await DeviceTests.OutboxAsync(faultId);
+        Assert.Equal(["alert.raised", "alert.resolved"], faultEvents.Select(e => e.Type));
+        Assert.Equal("fault_cleared", faultEvents[1].Payload.GetProperty("resolved_by").GetString());
+        Assert.Equal(["device.registered", "device.activated", "device.fault_reported", "device.fault_cleared"], await DeviceEventsAsync(device));
+        Assert.Equal(2L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE device_id = $1", device));
+    }
+
+    [Fact]
+    public async Task Given_the_same_breaking_batch_evaluated_by_two_workers_at_once_Then_one_alert_is_raised_once()
+    {
+        var grower = await host.NewGrowerAsync();
+        var (device, _) = await grower.DeviceAsync();
+        var rule = await RuleAsync(grower, new { kind = "device", id = device }, "co2_ppm", "gte", 1500, 0);
+        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-1));
+        var batch = new FedBatch(grower.TenantId, device, grower.ZoneId, [new("co2_ppm", 1500, t), new("co2_ppm", 1800, t.AddSeconds(5))]);
+        var alerts = host.Factory.Services.GetRequiredService<ThresholdAlerts>();
+
+        var transitions = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(() => alerts.EvaluateAsync(batch, CancellationToken.None))));
+
+        Assert.Equal([0, 1], transitions.Order());
+        var alert = await IdentityApi.ScalarAsync<Guid>("SELECT id FROM alerting.alerts WHERE rule_id = $1", rule);
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE rule_id = $1", rule));
+        Assert.Equal(["alert.raised"], (await DeviceTests.OutboxAsync(alert)).Select(e => e.Type));
+        Assert.Equal(1800, await IdentityApi.ScalarAsync<double>("SELECT last_value FROM alerting.alerts WHERE id = $1", alert));
+    }
+
+    [Fact]
+    public async Task Given_a_disabled_rule_a_rule_of_another_zone_and_an_outside_target_rule_Then_only_the_target_range_of_the_device_zone_raises()
+    {
+        var grower = await host.NewGrowerAsync();
+        using (var targets = await grower.Fleet.PostAsync($"/api/v1/zones/{grower.ZoneId}/set-targets", new { targets = new { humidity_pct = new { min = 55, max = 80 } } }, ifMatch: "\"1\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, targets.StatusCode);
+        }
+
+        var sender = await grower.SenderAsync();
+        var otherZone = (await grower.Fleet.NewZoneAsync()).GetProperty("id").GetGuid();
+        await grower.DeviceAsync(zone: otherZone);
+        var disabled = await RuleAsync(grower, new { kind = "zone", id = grower.ZoneId }, "humidity_pct", "lt", 60, 0);
+        using (var off = await grower.Fleet.PostAsync($"/api/v1/alert-rules/{disabled}/disable", ifMatch: "\"1\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+        }
+
+        var elsewhere = await RuleAsync(grower, new { kind = "zone", id = otherZone }, "humidity_pct", "lt", 60, 0);
+        var target = await RuleAsync(grower, new { kind = "farm", id = await IdentityApi.ScalarAsync<Guid>("SELECT farm_id FROM fleet.zones WHERE id = $1", grower.ZoneId) },
+            "humidity_pct", "outside_target", null, 0);
+        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-1));
+
+        Assert.Equal((2, 0), await CountsAsync(await sender.SendAsync(Reading("humidity_pct", 55, t), Reading("humidity_pct", 54.5, t.AddSeconds(1)))));
+        await EvaluatedAsync(target, sender.DeviceId, t.AddSeconds(1));
+
+        var alert = Assert.Single(await AlertsOfAsync(grower, sender.DeviceId));
+        Assert.Equal(target, alert.GetProperty("rule_id").GetGuid());
+        Assert.Contains("humidity_pct at 54.5 is outside the zone's target 55–80", alert.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.rule_states WHERE rule_id = ANY($1)", new[] { disabled, elsewhere }));
+    }
+
+    private static DateTimeOffset WholeSecond(DateTimeOffset at) => new(at.Ticks - (at.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+
+    private static async Task<Guid> RuleAsync(Grower grower, object scope, string metric, string op, double? threshold, int forSeconds)
+    {
+        using var created = await grower.Fleet.PostAsync("/api/v1/alert-rules", new Dictionary<string, object?>
+        {
+            ["name"] = FleetApi.Name("Rule"), ["metric"] = metric, ["operator"] = op, ["threshold"] = threshold, ["for_seconds"] = forSeconds,
+            ["scope"] = scope, ["severity"] = "critical",
+        }, idempotencyKey: FleetApi.Key());
+        return (await FleetApi.CreatedAsync(created)).GetProperty("id").GetGuid();
+    }
+
+    /// <summary>Waits until the evaluation worker has handled the device's readings up to <paramref name="until"/> for the rule.</summary>
+    private static Task EvaluatedAsync(Guid rule, Guid device, DateTimeOffset until) =>
+        EventuallyAsync(async () => await IdentityApi.ScalarAsync<bool>(
+            "SELECT coalesce(bool_or(evaluated_until >= $3), false) FROM alerting.rule_states WHERE rule_id = $1 AND device_id = $2", rule, device, until), "the readings were evaluated");
+
+    private static async Task<List<JsonElement>> AlertsOfAsync(Grower grower, Guid device)
+    {
+        using var response = await grower.Fleet.GetAsync(Alerts);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await FleetApi.Json(response)).GetProperty("data").EnumerateArray().Where(a => a.GetProperty("device_id").GetGuid() == device).Select(a => a.Clone()).ToList();
+    }
+
+    private static async Task<List<string>> DeviceEventsAsync(Guid device) =>
+        (await DeviceTests.OutboxAsync(device)).Select(e => e.Type).Where(type => type.StartsWith("device.", StringComparison.Ordinal)).ToList();
+}
