@@ -148,6 +148,11 @@ SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db') \gexec
 SELECT format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO %I', :'db', :'app') \gexec
 SQL
   done
+  # In the test database only, the owner may hold and resume the standby's replay: tests show
+  # what dashboards serve while the replica lags. (Granted here, on the primary, it replicates.)
+  pg_sql "$sockets" -d "$CANOPY_PG_TEST_DATABASE" -v owner="$CANOPY_PG_OWNER_USER" <<'SQL'
+SELECT format('GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO %I', :'owner') \gexec
+SQL
   log "PostgreSQL ready: databases $CANOPY_PG_DATABASE and $CANOPY_PG_TEST_DATABASE, roles $CANOPY_PG_OWNER_USER (owner) and $CANOPY_PG_APP_USER (application)"
 }
 

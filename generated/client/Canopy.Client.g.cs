@@ -10283,6 +10283,818 @@ namespace Canopy.Client
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial interface IInsightsClient
+    {
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Summarise my fleet's devices per farm
+        /// </summary>
+        /// <remarks>
+        /// For each farm of my organisation that is not archived: how many devices are in each state,
+        /// <br/>when the most recent of them last reported, and how many report a low battery (an open
+        /// <br/>`battery_low` fault). A read model kept from Fleet's and Telemetry's events, never counted
+        /// <br/>from the devices per request.
+        /// <br/>
+        /// <br/>Freshness: answered from a cache of at most 60 s (plus jitter) built from the read
+        /// <br/>replica, so it may lag the fleet by that much and the replica's replication delay
+        /// <br/>(readiness warns above 30 s). An event that changes it (a device registered, activated,
+        /// <br/>moved, faulted, cleared, silent, back or decommissioned) clears the cached copy, and the
+        /// <br/>next read is built from a replica that has replayed that event, or from the primary.
+        /// <br/>`generated_at` says when the answer was built.
+        /// </remarks>
+        /// <returns>The fleet's status per farm.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<FleetStatusSummary> GetFleetStatusSummaryAsync(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Summarise my organisation's alerts
+        /// </summary>
+        /// <remarks>
+        /// The alerts not resolved yet, by severity, and for the last 7 and 30 days how many were
+        /// <br/>raised, acknowledged and resolved, with the mean time to acknowledge (MTTA: opened →
+        /// <br/>acknowledged, over the alerts acknowledged in the window) and to resolve (MTTR: opened →
+        /// <br/>resolved, over the alerts resolved in the window), in seconds; null when the window has
+        /// <br/>none. A read model kept from the alert events. Freshness as for getFleetStatusSummary:
+        /// <br/>a cache of at most 60 s from the read replica, cleared by every alert event; listAlerts
+        /// <br/>and getAlert read the primary and show an acknowledge at once.
+        /// </remarks>
+        /// <returns>The alert summary.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<AlertSummary> GetAlertSummaryAsync(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Rank my zones by the faults their devices reported
+        /// </summary>
+        /// <remarks>
+        /// The ten zones of my organisation whose devices reported the most faults in the last 7
+        /// <br/>days (`period=week`, the default) or 30 days (`period=month`), most first (ties by zone
+        /// <br/>id), with how many of their devices reported one. A fault is counted in the zone the
+        /// <br/>device was in when it reported it. A report kept from the fault events; cached for at
+        /// <br/>most an hour (plus jitter) from the read replica, and cleared by every fault reported or
+        /// <br/>device moved.
+        /// </remarks>
+        /// <param name="period">The window counted back from now, 7 days (`week`) or 30 days (`month`).</param>
+        /// <returns>The zones with the most faults.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<TopFaultingZones> GetTopFaultingZonesAsync(FaultPeriod? period = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Chart one metric of a zone over time
+        /// </summary>
+        /// <remarks>
+        /// A series of at most 500 points for one metric of one zone: per bucket, the minimum,
+        /// <br/>maximum, mean and number of the readings of the zone's devices (those in it now), from
+        /// <br/>Telemetry's rollups, never from the raw readings. The bucket is the narrowest of 5m, 1h
+        /// <br/>and 1d that fits the range in 500 points; the range is widened to whole buckets (`from`
+        /// <br/>down, `to` up) and answered as widened. `to` defaults to now and `from` to 7 days
+        /// <br/>before `to`; `from` must be before `to`, and the range at most 400 days (422). An
+        /// <br/>unknown zone is 404. Cached for at most 60 s (plus jitter) from the read replica; a
+        /// <br/>bucket still receiving readings may show fewer of them than it will.
+        /// </remarks>
+        /// <param name="zone_id">The zone.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <returns>The series.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        System.Threading.Tasks.Task<TrendChart> GetTrendChartAsync(System.Guid zone_id, Metric metric, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class InsightsClient : IInsightsClient
+    {
+        private System.Net.Http.HttpClient _httpClient;
+        private static System.Lazy<System.Text.Json.JsonSerializerOptions> _settings = new System.Lazy<System.Text.Json.JsonSerializerOptions>(CreateSerializerSettings, true);
+        private System.Text.Json.JsonSerializerOptions _instanceSettings;
+
+    #pragma warning disable CS8618 // Non-nullable field must contain a non-null value when exiting constructor. Consider declaring as nullable.
+        public InsightsClient(System.Net.Http.HttpClient httpClient)
+    #pragma warning restore CS8618 // Non-nullable field must contain a non-null value when exiting constructor. Consider declaring as nullable.
+        {
+            _httpClient = httpClient;
+            Initialize();
+        }
+
+        private static System.Text.Json.JsonSerializerOptions CreateSerializerSettings()
+        {
+            var settings = new System.Text.Json.JsonSerializerOptions();
+            var converters = new System.Text.Json.Serialization.JsonConverter[] { new System.Text.Json.Serialization.JsonStringEnumConverter() };
+            foreach(var converter in converters)
+                settings.Converters.Add(converter);
+            UpdateJsonSerializerSettings(settings);
+            return settings;
+        }
+
+        protected System.Text.Json.JsonSerializerOptions JsonSerializerSettings { get { return _instanceSettings ?? _settings.Value; } }
+
+        static partial void UpdateJsonSerializerSettings(System.Text.Json.JsonSerializerOptions settings);
+
+        partial void Initialize();
+
+        partial void PrepareRequest(System.Net.Http.HttpClient client, System.Net.Http.HttpRequestMessage request, string url);
+        partial void PrepareRequest(System.Net.Http.HttpClient client, System.Net.Http.HttpRequestMessage request, System.Text.StringBuilder urlBuilder);
+        partial void ProcessResponse(System.Net.Http.HttpClient client, System.Net.Http.HttpResponseMessage response);
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Summarise my fleet's devices per farm
+        /// </summary>
+        /// <remarks>
+        /// For each farm of my organisation that is not archived: how many devices are in each state,
+        /// <br/>when the most recent of them last reported, and how many report a low battery (an open
+        /// <br/>`battery_low` fault). A read model kept from Fleet's and Telemetry's events, never counted
+        /// <br/>from the devices per request.
+        /// <br/>
+        /// <br/>Freshness: answered from a cache of at most 60 s (plus jitter) built from the read
+        /// <br/>replica, so it may lag the fleet by that much and the replica's replication delay
+        /// <br/>(readiness warns above 30 s). An event that changes it (a device registered, activated,
+        /// <br/>moved, faulted, cleared, silent, back or decommissioned) clears the cached copy, and the
+        /// <br/>next read is built from a replica that has replayed that event, or from the primary.
+        /// <br/>`generated_at` says when the answer was built.
+        /// </remarks>
+        /// <returns>The fleet's status per farm.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<FleetStatusSummary> GetFleetStatusSummaryAsync(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/summaries/fleet-status"
+                    urlBuilder_.Append("api/v1/summaries/fleet-status");
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<FleetStatusSummary>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Summarise my organisation's alerts
+        /// </summary>
+        /// <remarks>
+        /// The alerts not resolved yet, by severity, and for the last 7 and 30 days how many were
+        /// <br/>raised, acknowledged and resolved, with the mean time to acknowledge (MTTA: opened →
+        /// <br/>acknowledged, over the alerts acknowledged in the window) and to resolve (MTTR: opened →
+        /// <br/>resolved, over the alerts resolved in the window), in seconds; null when the window has
+        /// <br/>none. A read model kept from the alert events. Freshness as for getFleetStatusSummary:
+        /// <br/>a cache of at most 60 s from the read replica, cleared by every alert event; listAlerts
+        /// <br/>and getAlert read the primary and show an acknowledge at once.
+        /// </remarks>
+        /// <returns>The alert summary.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<AlertSummary> GetAlertSummaryAsync(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/summaries/alerts"
+                    urlBuilder_.Append("api/v1/summaries/alerts");
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<AlertSummary>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Rank my zones by the faults their devices reported
+        /// </summary>
+        /// <remarks>
+        /// The ten zones of my organisation whose devices reported the most faults in the last 7
+        /// <br/>days (`period=week`, the default) or 30 days (`period=month`), most first (ties by zone
+        /// <br/>id), with how many of their devices reported one. A fault is counted in the zone the
+        /// <br/>device was in when it reported it. A report kept from the fault events; cached for at
+        /// <br/>most an hour (plus jitter) from the read replica, and cleared by every fault reported or
+        /// <br/>device moved.
+        /// </remarks>
+        /// <param name="period">The window counted back from now, 7 days (`week`) or 30 days (`month`).</param>
+        /// <returns>The zones with the most faults.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<TopFaultingZones> GetTopFaultingZonesAsync(FaultPeriod? period = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/analytics/top-faulting-zones"
+                    urlBuilder_.Append("api/v1/analytics/top-faulting-zones");
+                    urlBuilder_.Append('?');
+                    if (period != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("period")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(period, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    urlBuilder_.Length--;
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<TopFaultingZones>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        /// <param name="cancellationToken">A cancellation token that can be used by other objects or threads to receive notice of cancellation.</param>
+        /// <summary>
+        /// Chart one metric of a zone over time
+        /// </summary>
+        /// <remarks>
+        /// A series of at most 500 points for one metric of one zone: per bucket, the minimum,
+        /// <br/>maximum, mean and number of the readings of the zone's devices (those in it now), from
+        /// <br/>Telemetry's rollups, never from the raw readings. The bucket is the narrowest of 5m, 1h
+        /// <br/>and 1d that fits the range in 500 points; the range is widened to whole buckets (`from`
+        /// <br/>down, `to` up) and answered as widened. `to` defaults to now and `from` to 7 days
+        /// <br/>before `to`; `from` must be before `to`, and the range at most 400 days (422). An
+        /// <br/>unknown zone is 404. Cached for at most 60 s (plus jitter) from the read replica; a
+        /// <br/>bucket still receiving readings may show fewer of them than it will.
+        /// </remarks>
+        /// <param name="zone_id">The zone.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <returns>The series.</returns>
+        /// <exception cref="CanopyApiException">A server side error occurred.</exception>
+        public virtual async System.Threading.Tasks.Task<TrendChart> GetTrendChartAsync(System.Guid zone_id, Metric metric, System.DateTimeOffset? from = null, System.DateTimeOffset? to = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken))
+        {
+            if (zone_id == null)
+                throw new System.ArgumentNullException("zone_id");
+
+            if (metric == null)
+                throw new System.ArgumentNullException("metric");
+
+            var client_ = _httpClient;
+            var disposeClient_ = false;
+            try
+            {
+                using (var request_ = new System.Net.Http.HttpRequestMessage())
+                {
+                    request_.Method = new System.Net.Http.HttpMethod("GET");
+                    request_.Headers.Accept.Add(System.Net.Http.Headers.MediaTypeWithQualityHeaderValue.Parse("application/json"));
+
+                    var urlBuilder_ = new System.Text.StringBuilder();
+                
+                    // Operation Path: "api/v1/metrics/trend-chart"
+                    urlBuilder_.Append("api/v1/metrics/trend-chart");
+                    urlBuilder_.Append('?');
+                    urlBuilder_.Append(System.Uri.EscapeDataString("zone_id")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(zone_id, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    urlBuilder_.Append(System.Uri.EscapeDataString("metric")).Append('=').Append(System.Uri.EscapeDataString(ConvertToString(metric, System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    if (from != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("from")).Append('=').Append(System.Uri.EscapeDataString(from.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    if (to != null)
+                    {
+                        urlBuilder_.Append(System.Uri.EscapeDataString("to")).Append('=').Append(System.Uri.EscapeDataString(to.Value.ToString("s", System.Globalization.CultureInfo.InvariantCulture))).Append('&');
+                    }
+                    urlBuilder_.Length--;
+
+                    PrepareRequest(client_, request_, urlBuilder_);
+
+                    var url_ = urlBuilder_.ToString();
+                    request_.RequestUri = new System.Uri(url_, System.UriKind.RelativeOrAbsolute);
+
+                    PrepareRequest(client_, request_, url_);
+
+                    var response_ = await client_.SendAsync(request_, System.Net.Http.HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                    var disposeResponse_ = true;
+                    try
+                    {
+                        var headers_ = new System.Collections.Generic.Dictionary<string, System.Collections.Generic.IEnumerable<string>>();
+                        foreach (var item_ in response_.Headers)
+                            headers_[item_.Key] = item_.Value;
+                        if (response_.Content != null && response_.Content.Headers != null)
+                        {
+                            foreach (var item_ in response_.Content.Headers)
+                                headers_[item_.Key] = item_.Value;
+                        }
+
+                        ProcessResponse(client_, response_);
+
+                        var status_ = (int)response_.StatusCode;
+                        if (status_ == 200)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<TrendChart>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            return objectResponse_.Object;
+                        }
+                        else
+                        if (status_ == 400)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is malformed (bad JSON, wrong type, bad header).", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 401)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("No valid access token was sent.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 404)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The resource does not exist, or belongs to another tenant.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 422)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("The request is well-formed but breaks a rule.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 429)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A rate-limit policy was exceeded.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 500)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("Something failed on our side; nothing was changed.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        if (status_ == 503)
+                        {
+                            var objectResponse_ = await ReadObjectResponseAsync<Problem>(response_, headers_, cancellationToken).ConfigureAwait(false);
+                            if (objectResponse_.Object == null)
+                            {
+                                throw new CanopyApiException("Response was null which was not expected.", status_, objectResponse_.Text, headers_, null);
+                            }
+                            throw new CanopyApiException<Problem>("A dependency is unavailable; retry later.", status_, objectResponse_.Text, headers_, objectResponse_.Object, null);
+                        }
+                        else
+                        {
+                            var responseData_ = response_.Content == null ? null : await ReadAsStringAsync(response_.Content, cancellationToken).ConfigureAwait(false);
+                            throw new CanopyApiException("The HTTP status code of the response was not expected (" + status_ + ").", status_, responseData_, headers_, null);
+                        }
+                    }
+                    finally
+                    {
+                        if (disposeResponse_)
+                            response_.Dispose();
+                    }
+                }
+            }
+            finally
+            {
+                if (disposeClient_)
+                    client_.Dispose();
+            }
+        }
+
+        protected struct ObjectResponseResult<T>
+        {
+            public ObjectResponseResult(T responseObject, string responseText)
+            {
+                this.Object = responseObject;
+                this.Text = responseText;
+            }
+
+            public T Object { get; }
+
+            public string Text { get; }
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static System.Threading.Tasks.Task<string> ReadAsStringAsync(System.Net.Http.HttpContent content, System.Threading.CancellationToken cancellationToken)
+        {
+    #if NET5_0_OR_GREATER
+            return content.ReadAsStringAsync(cancellationToken);
+    #else
+            return content.ReadAsStringAsync();
+    #endif
+        }
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static System.Threading.Tasks.Task<System.IO.Stream> ReadAsStreamAsync(System.Net.Http.HttpContent content, System.Threading.CancellationToken cancellationToken)
+        {
+    #if NET5_0_OR_GREATER
+            return content.ReadAsStreamAsync(cancellationToken);
+    #else
+            return content.ReadAsStreamAsync();
+    #endif
+        }
+
+        public bool ReadResponseAsString { get; set; }
+
+        protected virtual async System.Threading.Tasks.Task<ObjectResponseResult<T>> ReadObjectResponseAsync<T>(System.Net.Http.HttpResponseMessage response, System.Collections.Generic.IReadOnlyDictionary<string, System.Collections.Generic.IEnumerable<string>> headers, System.Threading.CancellationToken cancellationToken)
+        {
+            if (response == null || response.Content == null)
+            {
+                return new ObjectResponseResult<T>(default(T)!, string.Empty);
+            }
+
+            if (ReadResponseAsString)
+            {
+                var responseText = await ReadAsStringAsync(response.Content, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    var typedBody = System.Text.Json.JsonSerializer.Deserialize<T>(responseText, JsonSerializerSettings);
+                    return new ObjectResponseResult<T>(typedBody!, responseText);
+                }
+                catch (System.Text.Json.JsonException exception)
+                {
+                    var message = "Could not deserialize the response body string as " + typeof(T).FullName + ".";
+                    throw new CanopyApiException(message, (int)response.StatusCode, responseText, headers, exception);
+                }
+            }
+            else
+            {
+                try
+                {
+                    using (var responseStream = await ReadAsStreamAsync(response.Content, cancellationToken).ConfigureAwait(false))
+                    {
+                        var typedBody = await System.Text.Json.JsonSerializer.DeserializeAsync<T>(responseStream, JsonSerializerSettings, cancellationToken).ConfigureAwait(false);
+                        return new ObjectResponseResult<T>(typedBody!, string.Empty);
+                    }
+                }
+                catch (System.Text.Json.JsonException exception)
+                {
+                    var message = "Could not deserialize the response body stream as " + typeof(T).FullName + ".";
+                    throw new CanopyApiException(message, (int)response.StatusCode, string.Empty, headers, exception);
+                }
+            }
+        }
+
+        private string ConvertToString(object? value, System.Globalization.CultureInfo cultureInfo)
+        {
+            if (value == null)
+            {
+                return "";
+            }
+
+            if (value is System.Enum)
+            {
+                var name = System.Enum.GetName(value.GetType(), value);
+                if (name != null)
+                {
+                    var field_ = System.Reflection.IntrospectionExtensions.GetTypeInfo(value.GetType()).GetDeclaredField(name);
+                    if (field_ != null)
+                    {
+                        var attribute = System.Reflection.CustomAttributeExtensions.GetCustomAttribute(field_, typeof(System.Runtime.Serialization.EnumMemberAttribute)) 
+                            as System.Runtime.Serialization.EnumMemberAttribute;
+                        if (attribute != null)
+                        {
+                            return attribute.Value != null ? attribute.Value : name;
+                        }
+                    }
+
+                    var converted = System.Convert.ToString(System.Convert.ChangeType(value, System.Enum.GetUnderlyingType(value.GetType()), cultureInfo));
+                    return converted == null ? string.Empty : converted;
+                }
+            }
+            else if (value is bool) 
+            {
+                return System.Convert.ToString((bool)value, cultureInfo).ToLowerInvariant();
+            }
+            else if (value is byte[])
+            {
+                return System.Convert.ToBase64String((byte[]) value);
+            }
+            else if (value is string[])
+            {
+                return string.Join(",", (string[])value);
+            }
+            else if (value.GetType().IsArray)
+            {
+                var valueArray = (System.Array)value;
+                var valueTextArray = new string[valueArray.Length];
+                for (var i = 0; i < valueArray.Length; i++)
+                {
+                    valueTextArray[i] = ConvertToString(valueArray.GetValue(i), cultureInfo);
+                }
+                return string.Join(",", valueTextArray);
+            }
+
+            var result = System.Convert.ToString(value, cultureInfo);
+            return result == null ? "" : result;
+        }
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public partial interface IJobsClient
     {
 
@@ -14036,6 +14848,446 @@ namespace Canopy.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("version")]
         public required int Version { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Devices per state (`DeviceStatus`).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceStateCounts
+    {
+
+        /// <summary>
+        /// Registered, not activated yet.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("provisioned")]
+        public required int Provisioned { get; set; }
+
+        /// <summary>
+        /// Reporting.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("active")]
+        public required int Active { get; set; }
+
+        /// <summary>
+        /// Silent for longer than the offline threshold.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("offline")]
+        public required int Offline { get; set; }
+
+        /// <summary>
+        /// Reporting a fault.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("fault")]
+        public required int Fault { get; set; }
+
+        /// <summary>
+        /// Out of service for good.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("decommissioned")]
+        public required int Decommissioned { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FarmStatus
+    {
+
+        /// <summary>
+        /// The farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Its name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("devices")]
+        public required DeviceStateCounts Devices { get; set; }
+
+        /// <summary>
+        /// The most recent report of any of its devices (null when none reported yet).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last_seen_at")]
+        public required System.DateTimeOffset? Last_seen_at { get; set; }
+
+        /// <summary>
+        /// Its devices with an open `battery_low` fault.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("battery_low")]
+        public required int Battery_low { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FleetStatusSummary
+    {
+
+        /// <summary>
+        /// When this answer was built from the read model (it may be served from the cache until 60 s later).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        /// <summary>
+        /// The farms that are not archived, by name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farms")]
+        public required System.Collections.Generic.ICollection<FarmStatus> Farms { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Alerts not resolved yet (OPEN or ACKNOWLEDGED), per severity.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record OpenAlertCounts
+    {
+
+        /// <summary>
+        /// Of severity `info`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("info")]
+        public required int Info { get; set; }
+
+        /// <summary>
+        /// Of severity `warning`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("warning")]
+        public required int Warning { get; set; }
+
+        /// <summary>
+        /// Of severity `critical`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("critical")]
+        public required int Critical { get; set; }
+
+        /// <summary>
+        /// All of them.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("total")]
+        public required int Total { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// What happened to alerts in a window counted back from now.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertWindow
+    {
+
+        /// <summary>
+        /// Alerts opened in the window.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("raised")]
+        public required int Raised { get; set; }
+
+        /// <summary>
+        /// Alerts acknowledged in the window.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("acknowledged")]
+        public required int Acknowledged { get; set; }
+
+        /// <summary>
+        /// Alerts resolved in the window, by hand or by themselves.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("resolved")]
+        public required int Resolved { get; set; }
+
+        /// <summary>
+        /// Mean time from opened to acknowledged of the alerts acknowledged in the window (null when none).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("mtta_seconds")]
+        public required double? Mtta_seconds { get; set; }
+
+        /// <summary>
+        /// Mean time from opened to resolved of the alerts resolved in the window (null when none).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("mttr_seconds")]
+        public required double? Mttr_seconds { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertSummary
+    {
+
+        /// <summary>
+        /// When this answer was built from the read model.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("open")]
+        public required OpenAlertCounts Open { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("last_7_days")]
+        public required AlertWindow Last_7_days { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("last_30_days")]
+        public required AlertWindow Last_30_days { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// A window counted back from now, 7 or 30 days.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum FaultPeriod
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"week")]
+        [System.Runtime.Serialization.EnumMember(Value = @"week")]
+        Week = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"month")]
+        [System.Runtime.Serialization.EnumMember(Value = @"month")]
+        Month = 1,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FaultingZone
+    {
+
+        /// <summary>
+        /// The zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// Its name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_name")]
+        public required string Zone_name { get; set; }
+
+        /// <summary>
+        /// Its farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Faults its devices reported in the window.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("faults")]
+        public required int Faults { get; set; }
+
+        /// <summary>
+        /// How many of its devices reported at least one.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("devices")]
+        public required int Devices { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TopFaultingZones
+    {
+
+        /// <summary>
+        /// When this answer was built from the read model (it may be served from the cache until an hour later).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("period")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<FaultPeriod>))]
+        public required FaultPeriod Period { get; set; }
+
+        /// <summary>
+        /// Start of the window counted.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("from")]
+        public required System.DateTimeOffset From { get; set; }
+
+        /// <summary>
+        /// End of the window counted (when the answer was built).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("to")]
+        public required System.DateTimeOffset To { get; set; }
+
+        /// <summary>
+        /// At most ten zones, the most faults first; zones without a fault are left out.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        public required System.Collections.Generic.ICollection<FaultingZone> Data { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TrendPoint
+    {
+
+        /// <summary>
+        /// Start of the bucket (UTC).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("bucket_start")]
+        public required System.DateTimeOffset Bucket_start { get; set; }
+
+        /// <summary>
+        /// Lowest reading of the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("min")]
+        public required double Min { get; set; }
+
+        /// <summary>
+        /// Highest reading of the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max")]
+        public required double Max { get; set; }
+
+        /// <summary>
+        /// Mean of the bucket's readings.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("avg")]
+        public required double Avg { get; set; }
+
+        /// <summary>
+        /// Readings in the bucket, of all the zone's devices.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("count")]
+        public required long Count { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TrendChart
+    {
+
+        /// <summary>
+        /// The zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        public required System.Guid Zone_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("bucket")]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RollupBucket>))]
+        public required RollupBucket Bucket { get; set; }
+
+        /// <summary>
+        /// Start of the range, widened down to a bucket's start.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("from")]
+        public required System.DateTimeOffset From { get; set; }
+
+        /// <summary>
+        /// End of the range (exclusive), widened up to a bucket's end.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("to")]
+        public required System.DateTimeOffset To { get; set; }
+
+        /// <summary>
+        /// When this answer was built.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        /// <summary>
+        /// The buckets of the range that hold readings, oldest first.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("points")]
+        public required System.Collections.Generic.ICollection<TrendPoint> Points { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 

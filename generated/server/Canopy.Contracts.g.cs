@@ -772,6 +772,84 @@ namespace Canopy.Contracts
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public abstract class InsightsControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
+    {
+        /// <summary>
+        /// Summarise my fleet's devices per farm
+        /// </summary>
+        /// <remarks>
+        /// For each farm of my organisation that is not archived: how many devices are in each state,
+        /// <br/>when the most recent of them last reported, and how many report a low battery (an open
+        /// <br/>`battery_low` fault). A read model kept from Fleet's and Telemetry's events, never counted
+        /// <br/>from the devices per request.
+        /// <br/>
+        /// <br/>Freshness: answered from a cache of at most 60 s (plus jitter) built from the read
+        /// <br/>replica, so it may lag the fleet by that much and the replica's replication delay
+        /// <br/>(readiness warns above 30 s). An event that changes it (a device registered, activated,
+        /// <br/>moved, faulted, cleared, silent, back or decommissioned) clears the cached copy, and the
+        /// <br/>next read is built from a replica that has replayed that event, or from the primary.
+        /// <br/>`generated_at` says when the answer was built.
+        /// </remarks>
+        /// <returns>The fleet's status per farm.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/summaries/fleet-status", Name = "getFleetStatusSummary")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<FleetStatusSummary>> GetFleetStatusSummary(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Summarise my organisation's alerts
+        /// </summary>
+        /// <remarks>
+        /// The alerts not resolved yet, by severity, and for the last 7 and 30 days how many were
+        /// <br/>raised, acknowledged and resolved, with the mean time to acknowledge (MTTA: opened →
+        /// <br/>acknowledged, over the alerts acknowledged in the window) and to resolve (MTTR: opened →
+        /// <br/>resolved, over the alerts resolved in the window), in seconds; null when the window has
+        /// <br/>none. A read model kept from the alert events. Freshness as for getFleetStatusSummary:
+        /// <br/>a cache of at most 60 s from the read replica, cleared by every alert event; listAlerts
+        /// <br/>and getAlert read the primary and show an acknowledge at once.
+        /// </remarks>
+        /// <returns>The alert summary.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/summaries/alerts", Name = "getAlertSummary")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<AlertSummary>> GetAlertSummary(System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Rank my zones by the faults their devices reported
+        /// </summary>
+        /// <remarks>
+        /// The ten zones of my organisation whose devices reported the most faults in the last 7
+        /// <br/>days (`period=week`, the default) or 30 days (`period=month`), most first (ties by zone
+        /// <br/>id), with how many of their devices reported one. A fault is counted in the zone the
+        /// <br/>device was in when it reported it. A report kept from the fault events; cached for at
+        /// <br/>most an hour (plus jitter) from the read replica, and cleared by every fault reported or
+        /// <br/>device moved.
+        /// </remarks>
+        /// <param name="period">The window counted back from now, 7 days (`week`) or 30 days (`month`).</param>
+        /// <returns>The zones with the most faults.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/analytics/top-faulting-zones", Name = "getTopFaultingZones")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<TopFaultingZones>> GetTopFaultingZones([Microsoft.AspNetCore.Mvc.FromQuery] FaultPeriod? period = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+        /// <summary>
+        /// Chart one metric of a zone over time
+        /// </summary>
+        /// <remarks>
+        /// A series of at most 500 points for one metric of one zone: per bucket, the minimum,
+        /// <br/>maximum, mean and number of the readings of the zone's devices (those in it now), from
+        /// <br/>Telemetry's rollups, never from the raw readings. The bucket is the narrowest of 5m, 1h
+        /// <br/>and 1d that fits the range in 500 points; the range is widened to whole buckets (`from`
+        /// <br/>down, `to` up) and answered as widened. `to` defaults to now and `from` to 7 days
+        /// <br/>before `to`; `from` must be before `to`, and the range at most 400 days (422). An
+        /// <br/>unknown zone is 404. Cached for at most 60 s (plus jitter) from the read replica; a
+        /// <br/>bucket still receiving readings may show fewer of them than it will.
+        /// </remarks>
+        /// <param name="zone_id">The zone.</param>
+        /// <param name="metric">The metric to read.</param>
+        /// <param name="from">Start of the range (inclusive), RFC 3339.</param>
+        /// <param name="to">End of the range (exclusive), RFC 3339; not before `from`.</param>
+        /// <returns>The series.</returns>
+        [Microsoft.AspNetCore.Mvc.HttpGet, Microsoft.AspNetCore.Mvc.Route("api/v1/metrics/trend-chart", Name = "getTrendChart")]
+        public abstract System.Threading.Tasks.Task<Microsoft.AspNetCore.Mvc.ActionResult<TrendChart>> GetTrendChart([Microsoft.AspNetCore.Mvc.FromQuery] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] System.Guid zone_id, [Microsoft.AspNetCore.Mvc.FromQuery] [Microsoft.AspNetCore.Mvc.ModelBinding.BindRequired] Metric metric, [Microsoft.AspNetCore.Mvc.FromQuery] System.DateTimeOffset? from = null, [Microsoft.AspNetCore.Mvc.FromQuery] System.DateTimeOffset? to = null, System.Threading.CancellationToken cancellationToken = default(System.Threading.CancellationToken));
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NSwag", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
     public abstract class JobsControllerBase : Microsoft.AspNetCore.Mvc.ControllerBase
     {
         /// <summary>
@@ -3982,6 +4060,473 @@ namespace Canopy.Contracts
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("version")]
         public required int Version { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Devices per state (`DeviceStatus`).
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record DeviceStateCounts
+    {
+
+        /// <summary>
+        /// Registered, not activated yet.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("provisioned")]
+        public required int Provisioned { get; set; }
+
+        /// <summary>
+        /// Reporting.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("active")]
+        public required int Active { get; set; }
+
+        /// <summary>
+        /// Silent for longer than the offline threshold.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("offline")]
+        public required int Offline { get; set; }
+
+        /// <summary>
+        /// Reporting a fault.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("fault")]
+        public required int Fault { get; set; }
+
+        /// <summary>
+        /// Out of service for good.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("decommissioned")]
+        public required int Decommissioned { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FarmStatus
+    {
+
+        /// <summary>
+        /// The farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Its name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Name { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("devices")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required DeviceStateCounts Devices { get; set; }
+
+        /// <summary>
+        /// The most recent report of any of its devices (null when none reported yet).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("last_seen_at")]
+        public required System.DateTimeOffset? Last_seen_at { get; set; }
+
+        /// <summary>
+        /// Its devices with an open `battery_low` fault.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("battery_low")]
+        public required int Battery_low { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FleetStatusSummary
+    {
+
+        /// <summary>
+        /// When this answer was built from the read model (it may be served from the cache until 60 s later).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        /// <summary>
+        /// The farms that are not archived, by name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farms")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required System.Collections.Generic.List<FarmStatus> Farms { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// Alerts not resolved yet (OPEN or ACKNOWLEDGED), per severity.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record OpenAlertCounts
+    {
+
+        /// <summary>
+        /// Of severity `info`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("info")]
+        public required int Info { get; set; }
+
+        /// <summary>
+        /// Of severity `warning`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("warning")]
+        public required int Warning { get; set; }
+
+        /// <summary>
+        /// Of severity `critical`.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("critical")]
+        public required int Critical { get; set; }
+
+        /// <summary>
+        /// All of them.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("total")]
+        public required int Total { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// What happened to alerts in a window counted back from now.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertWindow
+    {
+
+        /// <summary>
+        /// Alerts opened in the window.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("raised")]
+        public required int Raised { get; set; }
+
+        /// <summary>
+        /// Alerts acknowledged in the window.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("acknowledged")]
+        public required int Acknowledged { get; set; }
+
+        /// <summary>
+        /// Alerts resolved in the window, by hand or by themselves.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("resolved")]
+        public required int Resolved { get; set; }
+
+        /// <summary>
+        /// Mean time from opened to acknowledged of the alerts acknowledged in the window (null when none).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("mtta_seconds")]
+        public required double? Mtta_seconds { get; set; }
+
+        /// <summary>
+        /// Mean time from opened to resolved of the alerts resolved in the window (null when none).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("mttr_seconds")]
+        public required double? Mttr_seconds { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record AlertSummary
+    {
+
+        /// <summary>
+        /// When this answer was built from the read model.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("open")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required OpenAlertCounts Open { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("last_7_days")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required AlertWindow Last_7_days { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("last_30_days")]
+        [System.ComponentModel.DataAnnotations.Required]
+        public required AlertWindow Last_30_days { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    /// <summary>
+    /// A window counted back from now, 7 or 30 days.
+    /// </summary>
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public enum FaultPeriod
+    {
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"week")]
+        [System.Runtime.Serialization.EnumMember(Value = @"week")]
+        Week = 0,
+
+        [System.Text.Json.Serialization.JsonStringEnumMemberName(@"month")]
+        [System.Runtime.Serialization.EnumMember(Value = @"month")]
+        Month = 1,
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record FaultingZone
+    {
+
+        /// <summary>
+        /// The zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        /// <summary>
+        /// Its name.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_name")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required string Zone_name { get; set; }
+
+        /// <summary>
+        /// Its farm.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("farm_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Farm_id { get; set; }
+
+        /// <summary>
+        /// Faults its devices reported in the window.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("faults")]
+        public required int Faults { get; set; }
+
+        /// <summary>
+        /// How many of its devices reported at least one.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("devices")]
+        public required int Devices { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TopFaultingZones
+    {
+
+        /// <summary>
+        /// When this answer was built from the read model (it may be served from the cache until an hour later).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("period")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<FaultPeriod>))]
+        public required FaultPeriod Period { get; set; }
+
+        /// <summary>
+        /// Start of the window counted.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("from")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset From { get; set; }
+
+        /// <summary>
+        /// End of the window counted (when the answer was built).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("to")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset To { get; set; }
+
+        /// <summary>
+        /// At most ten zones, the most faults first; zones without a fault are left out.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("data")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.MaxLength(10)]
+        public required System.Collections.Generic.List<FaultingZone> Data { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TrendPoint
+    {
+
+        /// <summary>
+        /// Start of the bucket (UTC).
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("bucket_start")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Bucket_start { get; set; }
+
+        /// <summary>
+        /// Lowest reading of the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("min")]
+        public required double Min { get; set; }
+
+        /// <summary>
+        /// Highest reading of the bucket.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("max")]
+        public required double Max { get; set; }
+
+        /// <summary>
+        /// Mean of the bucket's readings.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("avg")]
+        public required double Avg { get; set; }
+
+        /// <summary>
+        /// Readings in the bucket, of all the zone's devices.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("count")]
+        public required long Count { get; set; }
+
+        private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
+
+        [System.Text.Json.Serialization.JsonExtensionData]
+        public System.Collections.Generic.IDictionary<string, object> AdditionalProperties
+        {
+            get { return _additionalProperties ?? (_additionalProperties = new System.Collections.Generic.Dictionary<string, object>()); }
+            set { _additionalProperties = value; }
+        }
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.7.1.0 (NJsonSchema v11.6.1.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial record TrendChart
+    {
+
+        /// <summary>
+        /// The zone.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("zone_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.Guid Zone_id { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("metric")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<Metric>))]
+        public required Metric Metric { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("bucket")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<RollupBucket>))]
+        public required RollupBucket Bucket { get; set; }
+
+        /// <summary>
+        /// Start of the range, widened down to a bucket's start.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("from")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset From { get; set; }
+
+        /// <summary>
+        /// End of the range (exclusive), widened up to a bucket's end.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("to")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset To { get; set; }
+
+        /// <summary>
+        /// When this answer was built.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("generated_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public required System.DateTimeOffset Generated_at { get; set; }
+
+        /// <summary>
+        /// The buckets of the range that hold readings, oldest first.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("points")]
+        [System.ComponentModel.DataAnnotations.Required]
+        [System.ComponentModel.DataAnnotations.MaxLength(500)]
+        public required System.Collections.Generic.List<TrendPoint> Points { get; set; }
 
         private System.Collections.Generic.IDictionary<string, object>? _additionalProperties;
 

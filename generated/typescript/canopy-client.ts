@@ -5267,6 +5267,346 @@ export class AlertingClient implements IAlertingClient {
     }
 }
 
+export interface IInsightsClient {
+
+    /**
+     * Summarise my fleet's devices per farm
+     * @return The fleet's status per farm.
+     */
+    getFleetStatusSummary(signal?: AbortSignal): Promise<FleetStatusSummary>;
+
+    /**
+     * Summarise my organisation's alerts
+     * @return The alert summary.
+     */
+    getAlertSummary(signal?: AbortSignal): Promise<AlertSummary>;
+
+    /**
+     * Rank my zones by the faults their devices reported
+     * @param period (optional) The window counted back from now, 7 days (`week`) or 30 days (`month`).
+     * @return The zones with the most faults.
+     */
+    getTopFaultingZones(period?: FaultPeriod | undefined, signal?: AbortSignal): Promise<TopFaultingZones>;
+
+    /**
+     * Chart one metric of a zone over time
+     * @param zone_id The zone.
+     * @param metric The metric to read.
+     * @param from (optional) Start of the range (inclusive), RFC 3339.
+     * @param to (optional) End of the range (exclusive), RFC 3339; not before `from`.
+     * @return The series.
+     */
+    getTrendChart(zone_id: string, metric: Metric, from?: string | undefined, to?: string | undefined, signal?: AbortSignal): Promise<TrendChart>;
+}
+
+export class InsightsClient implements IInsightsClient {
+    private http: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> };
+    private baseUrl: string;
+    protected jsonParseReviver: ((key: string, value: any) => any) | undefined = undefined;
+
+    constructor(baseUrl?: string, http?: { fetch(url: RequestInfo, init?: RequestInit): Promise<Response> }) {
+        this.http = http ? http : window as any;
+        this.baseUrl = baseUrl ?? "http://127.0.0.1:8080";
+    }
+
+    /**
+     * Summarise my fleet's devices per farm
+     * @return The fleet's status per farm.
+     */
+    getFleetStatusSummary(signal?: AbortSignal): Promise<FleetStatusSummary> {
+        let url_ = this.baseUrl + "/api/v1/summaries/fleet-status";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetFleetStatusSummary(_response);
+        });
+    }
+
+    protected processGetFleetStatusSummary(response: Response): Promise<FleetStatusSummary> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as FleetStatusSummary;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<FleetStatusSummary>(null as any);
+    }
+
+    /**
+     * Summarise my organisation's alerts
+     * @return The alert summary.
+     */
+    getAlertSummary(signal?: AbortSignal): Promise<AlertSummary> {
+        let url_ = this.baseUrl + "/api/v1/summaries/alerts";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetAlertSummary(_response);
+        });
+    }
+
+    protected processGetAlertSummary(response: Response): Promise<AlertSummary> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as AlertSummary;
+            return result200;
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<AlertSummary>(null as any);
+    }
+
+    /**
+     * Rank my zones by the faults their devices reported
+     * @param period (optional) The window counted back from now, 7 days (`week`) or 30 days (`month`).
+     * @return The zones with the most faults.
+     */
+    getTopFaultingZones(period?: FaultPeriod | undefined, signal?: AbortSignal): Promise<TopFaultingZones> {
+        let url_ = this.baseUrl + "/api/v1/analytics/top-faulting-zones?";
+        if (period === null)
+            throw new globalThis.Error("The parameter 'period' cannot be null.");
+        else if (period !== undefined)
+            url_ += "period=" + encodeURIComponent("" + period) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetTopFaultingZones(_response);
+        });
+    }
+
+    protected processGetTopFaultingZones(response: Response): Promise<TopFaultingZones> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as TopFaultingZones;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<TopFaultingZones>(null as any);
+    }
+
+    /**
+     * Chart one metric of a zone over time
+     * @param zone_id The zone.
+     * @param metric The metric to read.
+     * @param from (optional) Start of the range (inclusive), RFC 3339.
+     * @param to (optional) End of the range (exclusive), RFC 3339; not before `from`.
+     * @return The series.
+     */
+    getTrendChart(zone_id: string, metric: Metric, from?: string | undefined, to?: string | undefined, signal?: AbortSignal): Promise<TrendChart> {
+        let url_ = this.baseUrl + "/api/v1/metrics/trend-chart?";
+        if (zone_id === undefined || zone_id === null)
+            throw new globalThis.Error("The parameter 'zone_id' must be defined and cannot be null.");
+        else
+            url_ += "zone_id=" + encodeURIComponent("" + zone_id) + "&";
+        if (metric === undefined || metric === null)
+            throw new globalThis.Error("The parameter 'metric' must be defined and cannot be null.");
+        else
+            url_ += "metric=" + encodeURIComponent("" + metric) + "&";
+        if (from === null)
+            throw new globalThis.Error("The parameter 'from' cannot be null.");
+        else if (from !== undefined)
+            url_ += "from=" + encodeURIComponent("" + from) + "&";
+        if (to === null)
+            throw new globalThis.Error("The parameter 'to' cannot be null.");
+        else if (to !== undefined)
+            url_ += "to=" + encodeURIComponent("" + to) + "&";
+        url_ = url_.replace(/[?&]$/, "");
+
+        let options_: RequestInit = {
+            method: "GET",
+            signal,
+            headers: {
+                "Accept": "application/json"
+            }
+        };
+
+        return this.http.fetch(url_, options_).then((_response: Response) => {
+            return this.processGetTrendChart(_response);
+        });
+    }
+
+    protected processGetTrendChart(response: Response): Promise<TrendChart> {
+        const status = response.status;
+        let _headers: any = {}; if (response.headers && response.headers.forEach) { response.headers.forEach((v: any, k: any) => _headers[k] = v); };
+        if (status === 200) {
+            return response.text().then((_responseText) => {
+            let result200: any = null;
+            result200 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as TrendChart;
+            return result200;
+            });
+        } else if (status === 400) {
+            return response.text().then((_responseText) => {
+            let result400: any = null;
+            result400 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is malformed (bad JSON, wrong type, bad header).", status, _responseText, _headers, result400);
+            });
+        } else if (status === 401) {
+            return response.text().then((_responseText) => {
+            let result401: any = null;
+            result401 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("No valid access token was sent.", status, _responseText, _headers, result401);
+            });
+        } else if (status === 404) {
+            return response.text().then((_responseText) => {
+            let result404: any = null;
+            result404 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The resource does not exist, or belongs to another tenant.", status, _responseText, _headers, result404);
+            });
+        } else if (status === 422) {
+            return response.text().then((_responseText) => {
+            let result422: any = null;
+            result422 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("The request is well-formed but breaks a rule.", status, _responseText, _headers, result422);
+            });
+        } else if (status === 429) {
+            return response.text().then((_responseText) => {
+            let result429: any = null;
+            result429 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A rate-limit policy was exceeded.", status, _responseText, _headers, result429);
+            });
+        } else if (status === 500) {
+            return response.text().then((_responseText) => {
+            let result500: any = null;
+            result500 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("Something failed on our side; nothing was changed.", status, _responseText, _headers, result500);
+            });
+        } else if (status === 503) {
+            return response.text().then((_responseText) => {
+            let result503: any = null;
+            result503 = _responseText === "" ? null : JSON.parse(_responseText, this.jsonParseReviver) as Problem;
+            return throwException("A dependency is unavailable; retry later.", status, _responseText, _headers, result503);
+            });
+        } else if (status !== 200 && status !== 204) {
+            return response.text().then((_responseText) => {
+            return throwException("An unexpected server error occurred.", status, _responseText, _headers);
+            });
+        }
+        return Promise.resolve<TrendChart>(null as any);
+    }
+}
+
 export interface IJobsClient {
 
     /**
@@ -6558,6 +6898,149 @@ export interface AlertEvent {
     resolved_by?: string | null;
     /** The alert's version after the change. */
     version: number;
+
+    [key: string]: any;
+}
+
+/** Devices per state (`DeviceStatus`). */
+export interface DeviceStateCounts {
+    /** Registered, not activated yet. */
+    provisioned: number;
+    /** Reporting. */
+    active: number;
+    /** Silent for longer than the offline threshold. */
+    offline: number;
+    /** Reporting a fault. */
+    fault: number;
+    /** Out of service for good. */
+    decommissioned: number;
+
+    [key: string]: any;
+}
+
+export interface FarmStatus {
+    /** The farm. */
+    farm_id: string;
+    /** Its name. */
+    name: string;
+    devices: DeviceStateCounts;
+    /** The most recent report of any of its devices (null when none reported yet). */
+    last_seen_at: string | null;
+    /** Its devices with an open `battery_low` fault. */
+    battery_low: number;
+
+    [key: string]: any;
+}
+
+export interface FleetStatusSummary {
+    /** When this answer was built from the read model (it may be served from the cache until 60 s later). */
+    generated_at: string;
+    /** The farms that are not archived, by name. */
+    farms: FarmStatus[];
+
+    [key: string]: any;
+}
+
+/** Alerts not resolved yet (OPEN or ACKNOWLEDGED), per severity. */
+export interface OpenAlertCounts {
+    /** Of severity `info`. */
+    info: number;
+    /** Of severity `warning`. */
+    warning: number;
+    /** Of severity `critical`. */
+    critical: number;
+    /** All of them. */
+    total: number;
+
+    [key: string]: any;
+}
+
+/** What happened to alerts in a window counted back from now. */
+export interface AlertWindow {
+    /** Alerts opened in the window. */
+    raised: number;
+    /** Alerts acknowledged in the window. */
+    acknowledged: number;
+    /** Alerts resolved in the window, by hand or by themselves. */
+    resolved: number;
+    /** Mean time from opened to acknowledged of the alerts acknowledged in the window (null when none). */
+    mtta_seconds: number | null;
+    /** Mean time from opened to resolved of the alerts resolved in the window (null when none). */
+    mttr_seconds: number | null;
+
+    [key: string]: any;
+}
+
+export interface AlertSummary {
+    /** When this answer was built from the read model. */
+    generated_at: string;
+    open: OpenAlertCounts;
+    last_7_days: AlertWindow;
+    last_30_days: AlertWindow;
+
+    [key: string]: any;
+}
+
+/** A window counted back from now, 7 or 30 days. */
+export type FaultPeriod = "week" | "month";
+
+export interface FaultingZone {
+    /** The zone. */
+    zone_id: string;
+    /** Its name. */
+    zone_name: string;
+    /** Its farm. */
+    farm_id: string;
+    /** Faults its devices reported in the window. */
+    faults: number;
+    /** How many of its devices reported at least one. */
+    devices: number;
+
+    [key: string]: any;
+}
+
+export interface TopFaultingZones {
+    /** When this answer was built from the read model (it may be served from the cache until an hour later). */
+    generated_at: string;
+    period: FaultPeriod;
+    /** Start of the window counted. */
+    from: string;
+    /** End of the window counted (when the answer was built). */
+    to: string;
+    /** At most ten zones, the most faults first; zones without a fault are left out. */
+    data: FaultingZone[];
+
+    [key: string]: any;
+}
+
+export interface TrendPoint {
+    /** Start of the bucket (UTC). */
+    bucket_start: string;
+    /** Lowest reading of the bucket. */
+    min: number;
+    /** Highest reading of the bucket. */
+    max: number;
+    /** Mean of the bucket's readings. */
+    avg: number;
+    /** Readings in the bucket, of all the zone's devices. */
+    count: number;
+
+    [key: string]: any;
+}
+
+export interface TrendChart {
+    /** The zone. */
+    zone_id: string;
+    metric: Metric;
+    bucket: RollupBucket;
+    /** Start of the range, widened down to a bucket's start. */
+    from: string;
+    /** End of the range (exclusive), widened up to a bucket's end. */
+    to: string;
+    /** When this answer was built. */
+    generated_at: string;
+    /** The buckets of the range that hold readings, oldest first. */
+    points: TrendPoint[];
 
     [key: string]: any;
 }

@@ -1,6 +1,7 @@
 using Canopy.Alerting;
 using Canopy.Fleet;
 using Canopy.Identity;
+using Canopy.Insights;
 using Canopy.Platform.Migrations;
 using Canopy.Telemetry;
 
@@ -10,5 +11,5 @@ namespace Canopy.Api;
 internal static class Modules
 {
     /// <summary>Each module's SQL migrations (the platform's own are always applied first).</summary>
-    public static MigrationSource[] Migrations { get; } = [IdentityModule.Migrations, FleetModule.Migrations, TelemetryModule.Migrations, AlertingModule.Migrations];
+    public static MigrationSource[] Migrations { get; } = [IdentityModule.Migrations, FleetModule.Migrations, TelemetryModule.Migrations, AlertingModule.Migrations, InsightsModule.Migrations];
 }

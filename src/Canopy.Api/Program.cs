@@ -3,6 +3,7 @@ using Canopy.Alerting;
 using Canopy.Api;
 using Canopy.Fleet;
 using Canopy.Identity;
+using Canopy.Insights;
 using Canopy.Platform.Data;
 using Canopy.Platform.Health;
 using Canopy.Platform.Idempotency;
@@ -65,6 +66,7 @@ try
     builder.Services.AddFleetModule(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddTelemetryModule(configuration, runWorkers: role != ProcessRole.Api);
     builder.Services.AddAlertingModule(configuration, runWorkers: role != ProcessRole.Api);
+    builder.Services.AddInsightsModule();
     builder.Services.AddOptions<SlowQueryOptions>().Bind(configuration.GetSection(SlowQueryOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
     builder.Services.AddHostedService<SlowQueryLogger>();
     builder.Services.AddOptions<CursorOptions>().Bind(configuration.GetSection(CursorOptions.Section))

@@ -15,7 +15,15 @@ public sealed record OutboxEvent(
     string? TraceParent);
 
 /// <summary>The transaction a handler runs in: its effects commit together with "handled".</summary>
-public sealed record MessageContext(NpgsqlConnection Connection, NpgsqlTransaction Transaction, int Attempt);
+public sealed record MessageContext(NpgsqlConnection Connection, NpgsqlTransaction Transaction, int Attempt)
+{
+    /// <summary>
+    /// Work for after the transaction committed (clearing a cache of what it changed), run in
+    /// order once it has; never run when it rolls back. A failure there is logged, not retried:
+    /// the event is handled.
+    /// </summary>
+    public IList<Func<CancellationToken, Task>> AfterCommit { get; } = new List<Func<CancellationToken, Task>>();
+}
 
 /// <summary>A module's reaction to other modules' events. Handlers must be idempotent by event id.</summary>
 public interface IEventSubscriber

@@ -154,6 +154,7 @@ public sealed partial class OutboxRelay(
                     }
                 }
 
+                var context = new MessageContext(connection, transaction, attempt);
                 await using (var inbox = new NpgsqlCommand(
                     "INSERT INTO platform.inbox (subscriber, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", connection, transaction))
                 {
@@ -161,7 +162,7 @@ public sealed partial class OutboxRelay(
                     inbox.Parameters.Add(new NpgsqlParameter { Value = message.Id });
                     if (await inbox.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
                     {
-                        await subscriber.HandleAsync(message, new MessageContext(connection, transaction, attempt), cancellationToken).ConfigureAwait(false);
+                        await subscriber.HandleAsync(message, context, cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -180,6 +181,17 @@ public sealed partial class OutboxRelay(
                 }
 
                 await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                foreach (var after in context.AfterCommit)
+                {
+                    try
+                    {
+                        await after(cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        LogAfterCommitFailed(logger, message.Type, message.Id, subscriber.Name, ex);
+                    }
+                }
             }
 
             metrics.EventHandled(subscriber.Name, "handled", time.GetUtcNow() - message.OccurredAt);
@@ -258,6 +270,9 @@ public sealed partial class OutboxRelay(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox loop of subscriber {Subscriber} failed; retrying")]
     private static partial void LogLoopFailed(ILogger logger, string subscriber, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventType} {EventId} was handled by {Subscriber}, but its after-commit work failed")]
+    private static partial void LogAfterCommitFailed(ILogger logger, string eventType, Guid eventId, string subscriber, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event {EventType} {EventId} failed in {Subscriber} on attempt {Attempt} (dead letter: {Dead})")]
     private static partial void LogDeliveryFailed(ILogger logger, string eventType, Guid eventId, string subscriber, int attempt, bool dead, Exception exception);

@@ -5,7 +5,7 @@ namespace Canopy.Platform.Redis;
 
 public static class RedisServiceCollectionExtensions
 {
-    /// <summary>Registers <see cref="RedisConnection"/>; the configuration string is <c>ConnectionStrings:Redis</c>.</summary>
+    /// <summary>Registers <see cref="RedisConnection"/> and the view cache over it; the configuration string is <c>ConnectionStrings:Redis</c>.</summary>
     public static IServiceCollection AddCanopyRedis(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<RedisOptions>()
@@ -14,6 +14,7 @@ public static class RedisServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<RedisConnection>();
+        services.AddSingleton<Caching.ViewCache>();
         return services;
     }
 }

@@ -16,6 +16,9 @@ internal static class TestServers
     /// <summary>The application role on the streaming standby (tools/servers.sh), for reads that may lag.</summary>
     public static string PostgresReplicaConnectionString => Postgres("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD", "CANOPY_PG_REPLICA_PORT");
 
+    /// <summary>The owner role on the standby: may hold and resume its replay (granted in the test database by tools/servers.sh).</summary>
+    public static string PostgresReplicaOwnerConnectionString => Postgres("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD", "CANOPY_PG_REPLICA_PORT");
+
     public static string AppRole => Require("CANOPY_PG_APP_USER");
 
     public static string DatabaseName => Require("CANOPY_PG_TEST_DATABASE");

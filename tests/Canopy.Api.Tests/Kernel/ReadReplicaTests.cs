@@ -3,6 +3,7 @@ using Npgsql;
 
 namespace Canopy.Api.Tests.Kernel;
 
+[Collection(Canopy.Api.Tests.Insights.StandbyTests.Name)]
 public sealed class ReadReplicaTests
 {
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using Canopy.Api.Tests.Identity;
 using Canopy.Api.Tests.Infrastructure;
@@ -36,18 +35,7 @@ public sealed class IngestionTests(TelemetryHost host) : IClassFixture<Telemetry
     {
         var device = await (await host.NewGrowerAsync()).SenderAsync();
         Assert.Equal((2, 0), await CountsAsync(await device.SendAsync([Reading("temperature_c", 21, Hour), Reading("humidity_pct", 60, Hour)])));
-        var rewritten = 0L;
-        using var listener = new MeterListener();
-        var meters = host.Factory.Services.GetRequiredService<IMeterFactory>();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Name == "telemetry.batches.rewritten" && ReferenceEquals(instrument.Meter.Scope, meters))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref rewritten, value));
-        listener.Start();
+        using var rewritten = new HostCounter(host.Factory.Services, "telemetry.batches.rewritten");
 
         // The plain INSERT meets the stored rows, rolls back whole, and the batch is written again skipping repeats.
         var mixed = await CountsAsync(await device.SendAsync(
@@ -56,7 +44,7 @@ public sealed class IngestionTests(TelemetryHost host) : IClassFixture<Telemetry
 
         Assert.Equal((1, 3), mixed);
         Assert.Equal((1, 0), fresh);
-        Assert.Equal(1L, Interlocked.Read(ref rewritten));
+        Assert.Equal(1L, rewritten.Total);
         Assert.Equal(4, await StoredAsync(device.DeviceId));
         Assert.Equal(21, await IdentityApi.ScalarAsync<double>(
             "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'temperature_c'", device.DeviceId));

@@ -12,6 +12,7 @@ const jobs = require('./jobs');
 const fleet = require('./fleet');
 const telemetry = require('./telemetry');
 const alerting = require('./alerting');
+const insights = require('./insights');
 
 const run = promisify(execFile);
 const env = process.env;
@@ -76,6 +77,6 @@ for (const [route, item] of Object.entries(require('js-yaml').load(require('node
 
 install(hooks, {
   specPath,
-  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...telemetry.plan, ...alerting.plan, ...tooLarge },
+  plan: { ...plan, ...identity.plan, ...jobs.plan, ...fleet.plan, ...telemetry.plan, ...alerting.plan, ...insights.plan, ...tooLarge },
   summaryPath: env.CANOPY_CONTRACT_SUMMARY,
 });

@@ -52,7 +52,7 @@ internal sealed class OfflineAlerts(MessageWriter messages) : IEventSubscriber
     private async Task JoinAsync(Guid tenantId, Guid deviceId, Guid zoneId, JsonElement payload, DateTimeOffset at, MessageContext context, CancellationToken cancellationToken)
     {
         var serial = payload.TryGetProperty("serial_number", out var serialValue) && serialValue.ValueKind == JsonValueKind.String ? serialValue.GetString()! : deviceId.ToString();
-        DateTimeOffset? lastSeen = payload.TryGetProperty("last_seen_at", out var seenValue) && seenValue.TryGetDateTimeOffset(out var seen) ? seen : null;
+        DateTimeOffset? lastSeen = payload.TryGetProperty("last_seen_at", out var seenValue) && seenValue.ValueKind == JsonValueKind.String && seenValue.TryGetDateTimeOffset(out var seen) ? seen : null;
         await using var upsert = new NpgsqlCommand($"""
             INSERT INTO alerting.alerts AS a (id, tenant_id, kind, device_id, zone_id, offline_devices, severity, summary, opened_at)
             VALUES ($1, $2, 'offline', $3, $4, ARRAY[$3], $5, $6, $7)

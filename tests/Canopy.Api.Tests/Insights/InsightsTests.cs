@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using Canopy.Api.Tests.Fleet;
+using Canopy.Api.Tests.Identity;
+using Canopy.Api.Tests.Infrastructure;
+using Canopy.Api.Tests.Telemetry;
+using Canopy.Insights.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using static Canopy.Api.Tests.Telemetry.TelemetryApi;
+
+namespace Canopy.Api.Tests.Insights;
+
+/// <summary>
+/// The view models, on a host that delivers events as a deployment's single process does and
+/// reads its read models from the real standby. The standby's replay is held by one test, so the
+/// tests that rely on it catching up run in one collection.
+/// </summary>
+[Collection(StandbyTests.Name)]
+public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryHost>
+{
+    private const string FleetStatus = "/api/v1/summaries/fleet-status";
+
+    [Fact]
+    public async Task Given_a_fleet_status_panel_read_twice_Then_the_second_is_the_cached_answer_until_a_fault_clears_it_and_another_organisation_sees_none_of_it()
+    {
+        var grower = await host.NewGrowerAsync();
+        var other = await host.NewGrowerAsync();
+        var farm = await FarmOfAsync(grower);
+        var (active, _) = await grower.DeviceAsync();
+        await grower.DeviceAsync(activate: false);
+        await FarmStatusAsync(grower, farm, f => f.GetProperty("devices").GetProperty("active").GetInt32() == 1
+            && f.GetProperty("devices").GetProperty("provisioned").GetInt32() == 1, "both devices are counted");
+
+        // The clearing of the last event may land just after the answer above: the two reads after it are one cached answer.
+        using var settled = await grower.Fleet.GetAsync(FleetStatus);
+        using var again = await grower.Fleet.GetAsync(FleetStatus);
+        var cached = await FleetApi.Json(again);
+        Assert.Equal((true, TimeSpan.FromSeconds(60)), (again.Headers.CacheControl!.Private, again.Headers.CacheControl.MaxAge));
+        Assert.Equal((await FleetApi.Json(settled)).GetProperty("generated_at").GetString(), cached.GetProperty("generated_at").GetString());
+
+        using (var fault = await grower.Fleet.VerbAsync(active, "report-fault", new { code = "battery_low", note = "3.1 V" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, fault.StatusCode);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var after = await FarmStatusAsync(grower, farm, f => f.GetProperty("devices").GetProperty("fault").GetInt32() == 1, "the fault is counted");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the fault showed after {clock.Elapsed}: the cached panel was not cleared (it lives 60 s)");
+        Assert.Equal((0, 1, 1), (after.Farm.GetProperty("devices").GetProperty("active").GetInt32(), after.Farm.GetProperty("devices").GetProperty("provisioned").GetInt32(),
+            after.Farm.GetProperty("battery_low").GetInt32()));
+        Assert.NotEqual(cached.GetProperty("generated_at").GetString(), after.Summary.GetProperty("generated_at").GetString());
+        using var foreign = await other.Fleet.GetAsync(FleetStatus);
+        Assert.DoesNotContain((await FleetApi.Json(foreign)).GetProperty("farms").EnumerateArray(), f => f.GetProperty("farm_id").GetGuid() == farm);
+    }
+
+    [Fact]
+    public async Task Given_200_requests_at_once_for_a_cleared_view_Then_it_is_built_once_and_all_get_that_answer()
+    {
+        var grower = await host.NewGrowerAsync();
+        await FarmStatusAsync(grower, await FarmOfAsync(grower), _ => true, "the farm is in the read model");
+        await host.Factory.Services.GetRequiredService<ReadModels>().ClearAsync(grower.TenantId, [ViewFamily.Fleet], CancellationToken.None);
+        using var rebuilds = new HostCounter(host.Factory.Services, "cache.rebuilds", ("view", "getFleetStatusSummary"));
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => Task.Run(async () =>
+        {
+            using var response = await grower.Fleet.GetAsync(FleetStatus);
+            return (response.StatusCode, (await FleetApi.Json(response)).GetProperty("generated_at").GetString());
+        })));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        Assert.Single(answers.Select(a => a.Item2).Distinct());
+        Assert.Equal(1, rebuilds.Total);
+    }
+
+    [Fact]
+    public async Task Given_a_burst_for_a_zone_that_does_not_exist_Then_the_database_is_asked_once_and_every_answer_is_404()
+    {
+        var grower = await host.NewGrowerAsync();
+        var missing = Guid.CreateVersion7();
+        // The grower's own zone reaching the read model clears its charts: let that happen first.
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM insights.zones WHERE zone_id = $1", grower.ZoneId) == 1, "the zone is in the read model");
+        await Task.Delay(200);
+        using var reads = new HostCounter(host.Factory.Services, "insights.reads");
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(async () =>
+        {
+            using var response = await grower.Fleet.GetAsync($"/api/v1/metrics/trend-chart?zone_id={missing}&metric=temperature_c");
+            return response.StatusCode;
+        })));
+        using var last = await grower.Fleet.GetAsync($"/api/v1/metrics/trend-chart?zone_id={missing}&metric=temperature_c");
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.NotFound, s));
+        await ProblemAssert.IsProblemAsync(last, HttpStatusCode.NotFound, "not-found");
+        Assert.Equal(1, reads.Total);
+    }
+
+    [Fact]
+    public async Task Given_a_zone_reporting_readings_Then_its_trend_chart_merges_the_devices_rollups_per_bucket_and_refuses_bad_ranges()
+    {
+        var grower = await host.NewGrowerAsync();
+        var first = await grower.SenderAsync();
+        var second = await grower.SenderAsync();
+        var other = await host.NewGrowerAsync();
+        var hour = new DateTimeOffset(DateTimeOffset.UtcNow.AddHours(-3).Ticks / TimeSpan.TicksPerHour * TimeSpan.TicksPerHour, TimeSpan.Zero);
+        await CountsAsync(await first.SendAsync(Reading("temperature_c", 20, hour.AddMinutes(1)), Reading("temperature_c", 22, hour.AddMinutes(2))));
+        await CountsAsync(await second.SendAsync(Reading("temperature_c", 27, hour.AddMinutes(3)), Reading("temperature_c", 18, hour.AddMinutes(31))));
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<long>(
+            "SELECT count(*) FROM telemetry.rollups WHERE device_id = ANY($1) AND width = 300", new[] { first.DeviceId, second.DeviceId }) == 3, "the readings were rolled up");
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM insights.devices WHERE device_id = ANY($1)",
+            new[] { first.DeviceId, second.DeviceId }) == 2, "both devices are in the read model");
+
+        using var response = await grower.Fleet.GetAsync($"/api/v1/metrics/trend-chart?zone_id={grower.ZoneId}&metric=temperature_c&from={Iso(hour)}&to={Iso(hour.AddHours(1))}");
+        var chart = await FleetApi.Json(response);
+        using var tooLong = await grower.Fleet.GetAsync($"/api/v1/metrics/trend-chart?zone_id={grower.ZoneId}&metric=temperature_c&from={Iso(hour.AddDays(-401))}&to={Iso(hour)}");
+        using var backwards = await grower.Fleet.GetAsync($"/api/v1/metrics/trend-chart?zone_id={grower.ZoneId}&metric=temperature_c&from={Iso(hour)}&to={Iso(hour)}");
+        using var foreign = await other.Fleet.GetAsync($"/api/v1/metrics/trend-chart?zone_id={grower.ZoneId}&metric=temperature_c");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(("5m", hour, hour.AddHours(1)), (chart.GetProperty("bucket").GetString(), chart.GetProperty("from").GetDateTimeOffset(), chart.GetProperty("to").GetDateTimeOffset()));
+        var points = chart.GetProperty("points").EnumerateArray().Select(p => (
+            p.GetProperty("bucket_start").GetDateTimeOffset(), p.GetProperty("min").GetDouble(), p.GetProperty("max").GetDouble(), p.GetProperty("avg").GetDouble(),
+            p.GetProperty("count").GetInt64())).ToList();
+        Assert.Equal([(hour, 20, 27, 23, 3), (hour.AddMinutes(30), 18, 18, 18, 1)], points);
+        var range = await ProblemAssert.IsProblemAsync(tooLong, HttpStatusCode.UnprocessableEntity, "validation-failed");
+        Assert.Equal("to", range.GetProperty("errors")[0].GetProperty("parameter").GetString());
+        await ProblemAssert.IsProblemAsync(backwards, HttpStatusCode.UnprocessableEntity, "validation-failed");
+        await ProblemAssert.IsProblemAsync(foreign, HttpStatusCode.NotFound, "not-found");
+    }
+
+    [Fact]
+    public async Task Given_faults_in_two_zones_and_an_alert_acknowledged_then_resolved_Then_the_reports_rank_the_zones_and_time_the_alert()
+    {
+        var grower = await host.NewGrowerAsync();
+        var quiet = (await grower.Fleet.NewZoneAsync()).GetProperty("id").GetGuid();
+        var (a, _) = await grower.DeviceAsync();
+        var (b, _) = await grower.DeviceAsync();
+        var (c, _) = await grower.DeviceAsync(zone: quiet);
+        foreach (var device in new[] { a, b, c })
+        {
+            using var fault = await grower.Fleet.VerbAsync(device, "report-fault", new { code = "sensor_failure", note = "Reads zero" });
+            Assert.Equal(HttpStatusCode.OK, fault.StatusCode);
+        }
+
+        var ranked = await EventuallyJsonAsync(grower, "/api/v1/analytics/top-faulting-zones?period=month", r => r.GetProperty("data").GetArrayLength() == 2, "both zones are ranked");
+        Assert.Equal([(grower.ZoneId, 2, 2), (quiet, 1, 1)], ranked.GetProperty("data").EnumerateArray()
+            .Select(z => (z.GetProperty("zone_id").GetGuid(), z.GetProperty("faults").GetInt32(), z.GetProperty("devices").GetInt32())));
+        Assert.Equal("month", ranked.GetProperty("period").GetString());
+
+        var open = await EventuallyJsonAsync(grower, "/api/v1/summaries/alerts", s => s.GetProperty("open").GetProperty("critical").GetInt32() == 3, "the three fault alerts are open");
+        Assert.Equal(3, open.GetProperty("last_7_days").GetProperty("raised").GetInt32());
+        Assert.Equal(JsonValueKind.Null, open.GetProperty("last_7_days").GetProperty("mtta_seconds").ValueKind);
+        var alert = (await FleetApi.Json(await grower.Fleet.GetAsync("/api/v1/alerts?status=OPEN"))).GetProperty("data")[0].GetProperty("id").GetGuid();
+        using (var acknowledged = await grower.Fleet.PostAsync($"/api/v1/alerts/{alert}/acknowledge", ifMatch: "\"1\""))
+        using (var resolved = await grower.Fleet.PostAsync($"/api/v1/alerts/{alert}/resolve", ifMatch: "\"2\""))
+        {
+            Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (acknowledged.StatusCode, resolved.StatusCode));
+        }
+
+        var timed = await EventuallyJsonAsync(grower, "/api/v1/summaries/alerts", s => s.GetProperty("last_7_days").GetProperty("resolved").GetInt32() == 1, "the resolution is counted");
+        var week = timed.GetProperty("last_7_days");
+        Assert.Equal((2, 3, 1, 1), (timed.GetProperty("open").GetProperty("total").GetInt32(), week.GetProperty("raised").GetInt32(),
+            week.GetProperty("acknowledged").GetInt32(), week.GetProperty("resolved").GetInt32()));
+        Assert.InRange(week.GetProperty("mtta_seconds").GetDouble(), 0, 60);
+        Assert.True(week.GetProperty("mttr_seconds").GetDouble() >= week.GetProperty("mtta_seconds").GetDouble());
+        Assert.Equal(week.GetProperty("resolved").GetInt32(), timed.GetProperty("last_30_days").GetProperty("resolved").GetInt32());
+    }
+
+    [Fact]
+    public async Task Given_the_standby_holding_its_replay_Then_a_panel_cleared_by_an_event_is_built_from_the_primary_while_the_standby_still_shows_the_old_state()
+    {
+        var grower = await host.NewGrowerAsync();
+        var farm = await FarmOfAsync(grower);
+        var (device, _) = await grower.DeviceAsync();
+        using var reads = new HostCounter(host.Factory.Services, "insights.reads", ("source", "replica"));
+        using var behind = new HostCounter(host.Factory.Services, "insights.reads", ("source", "primary_behind"));
+        await FarmStatusAsync(grower, farm, f => f.GetProperty("devices").GetProperty("active").GetInt32() == 1, "the device is counted");
+        Assert.True(reads.Total >= 1, "panels are built from the standby");
+
+        await using var standby = new NpgsqlConnection(TestServers.PostgresReplicaOwnerConnectionString);
+        await standby.OpenAsync();
+        await Execute(standby, "SET app.scope = 'platform'");
+        await EventuallyAsync(async () => await Scalar(standby, $"SELECT status FROM insights.devices WHERE device_id = '{device}'") == "ACTIVE", "the standby shows the device");
+        await Execute(standby, "SELECT pg_wal_replay_pause()");
+        try
+        {
+            using (var fault = await grower.Fleet.VerbAsync(device, "report-fault", new { code = "power_loss", note = "Mains off" }))
+            {
+                Assert.Equal(HttpStatusCode.OK, fault.StatusCode);
+            }
+
+            await FarmStatusAsync(grower, farm, f => f.GetProperty("devices").GetProperty("fault").GetInt32() == 1, "the fault is counted though the standby is held");
+            Assert.True(behind.Total >= 1, "the panel cleared by the fault was built from the primary");
+            Assert.Equal("ACTIVE", await Scalar(standby, $"SELECT status FROM insights.devices WHERE device_id = '{device}'"));
+        }
+        finally
+        {
+            await Execute(standby, "SELECT pg_wal_replay_resume()");
+        }
+
+        await EventuallyAsync(async () => await Scalar(standby, $"SELECT status FROM insights.devices WHERE device_id = '{device}'") == "FAULT",
+            "the standby caught up once it replays again");
+    }
+
+    [Fact]
+    public async Task Given_redis_stopped_Then_the_views_are_built_from_postgresql_for_every_read_without_failing()
+    {
+        using var redis = new DisposableRedis();
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
+        var grower = await host.NewGrowerAsync();
+        var farm = await FarmOfAsync(grower);
+        await FarmStatusAsync(grower, farm, _ => true, "the farm is in the read model");
+        var views = factory.Services.GetRequiredService<Views>();
+        using var fallbacks = new HostCounter(factory.Services, "insights.reads", ("source", "primary_fallback"));
+        using var uncached = new HostCounter(factory.Services, "cache.rebuilds", ("outcome", "uncached"));
+
+        redis.Stop();
+        var answers = new List<Canopy.Contracts.FleetStatusSummary>();
+        for (var i = 0; i < 3; i++)
+        {
+            answers.Add(await views.FleetStatusAsync(grower.TenantId, CancellationToken.None));
+        }
+
+        Assert.All(answers, a => Assert.Contains(a.Farms, f => f.Farm_id == farm));
+        Assert.Equal(3, fallbacks.Total);
+        Assert.Equal(3, uncached.Total);
+        redis.Start();
+    }
+
+    private static string Iso(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static async Task<Guid> FarmOfAsync(Grower grower) =>
+        (await FleetApi.Json(await grower.Fleet.GetAsync($"/api/v1/zones/{grower.ZoneId}"))).GetProperty("farm_id").GetGuid();
+
+    /// <summary>Reads the panel until the farm's entry satisfies <paramref name="condition"/> (events reach the read model in the background).</summary>
+    private static async Task<(JsonElement Summary, JsonElement Farm)> FarmStatusAsync(Grower grower, Guid farm, Func<JsonElement, bool> condition, string what)
+    {
+        var summary = await EventuallyJsonAsync(grower, FleetStatus,
+            s => s.GetProperty("farms").EnumerateArray().Any(f => f.GetProperty("farm_id").GetGuid() == farm && condition(f)), what);
+        return (summary, summary.GetProperty("farms").EnumerateArray().Single(f => f.GetProperty("farm_id").GetGuid() == farm));
+    }
+
+    private static async Task<JsonElement> EventuallyJsonAsync(Grower grower, string path, Func<JsonElement, bool> condition, string what)
+    {
+        JsonElement last = default;
+        await EventuallyAsync(async () =>
+        {
+            using var response = await grower.Fleet.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            last = (await FleetApi.Json(response)).Clone();
+            return condition(last);
+        }, what);
+        return last;
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<string?> Scalar(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (string?)await command.ExecuteScalarAsync();
+    }
+}
+
+/// <summary>Tests that hold the standby's replay, or need it to catch up within seconds, run one at a time.</summary>
+[CollectionDefinition(Name)]
+public sealed class StandbyTests
+{
+    public const string Name = "standby";
+}
