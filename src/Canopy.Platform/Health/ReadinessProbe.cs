@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Canopy.Platform.Observability;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Redis;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,7 @@ public sealed partial class ReadinessProbe(
     IOptions<HealthOptions> options,
     IOptions<PostgresOptions> postgresOptions,
     TimeProvider time,
+    CanopyMetrics metrics,
     ILogger<ReadinessProbe> logger) : IDisposable
 {
     public const string PostgresResponseTime = "postgres:responseTime";
@@ -135,6 +137,7 @@ public sealed partial class ReadinessProbe(
         double? lagSeconds = null;
         var reach = await TimeAsync(ReplicaResponseTime, "The PostgreSQL replica", async token => lagSeconds = await ReplicaLagAsync(token).ConfigureAwait(false), cancellationToken)
             .ConfigureAwait(false);
+        metrics.ReplicaLag(reach.Status == HealthState.Fail ? null : lagSeconds);
         if (reach.Status == HealthState.Fail)
         {
             // Degraded, not down: report reads fall back to the primary.

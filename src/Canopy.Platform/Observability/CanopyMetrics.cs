@@ -33,6 +33,7 @@ public sealed class CanopyMetrics : IDisposable
     private long _slowQueries;
     private long _redisBreaks;
     private long _rateLimitFallbacks;
+    private double? _replicaLag;
 
     public CanopyMetrics(IMeterFactory meterFactory)
     {
@@ -58,6 +59,9 @@ public sealed class CanopyMetrics : IDisposable
         _meter.CreateObservableGauge("dead_letters", () => _deadLetters.Select(d => new Measurement<long>(d.Count,
             new KeyValuePair<string, object?>("queue", d.Queue), new KeyValuePair<string, object?>("status", d.Status))),
             "{letter}", "Dead letters waiting for triage (OPEN and HELD), by queue.");
+
+        _meter.CreateObservableGauge("postgres.replica.lag", () => _replicaLag is { } lag ? [new Measurement<double>(lag)] : Array.Empty<Measurement<double>>(), "s",
+            "How far the read replica's replay was behind the primary at the last readiness check (absent until one ran or while the replica is unreachable).");
 
         _meter.CreateObservableGauge("build.info", () => new Measurement<int>(1, new KeyValuePair<string, object?>("version", Version)),
             "{build}", "Build information of the running service.");
@@ -93,6 +97,9 @@ public sealed class CanopyMetrics : IDisposable
     }
 
     /// <summary>The dead-letter depth, refreshed by a worker (a scrape never queries the database).</summary>
+    /// <summary>The replica's replay lag measured by the readiness check; null when it could not be reached.</summary>
+    public void ReplicaLag(double? seconds) => _replicaLag = seconds;
+
     public void DeadLetters(IReadOnlyList<(string Queue, string Status, long Count)> depth) => _deadLetters = depth;
 
     public void Dispose() => _meter.Dispose();

@@ -19,9 +19,13 @@ public sealed class AlertingOptions
     [Range(1, 1000)]
     public int FeedBatch { get; set; } = 100;
 
-    /// <summary>An entry delivered to a worker that has not handled it for this long (it stopped) is taken over by another.</summary>
-    [Range(5, 3600)]
-    public int FeedClaimIdleSeconds { get; set; } = 60;
+    /// <summary>
+    /// An entry delivered to a worker that has not handled it for this long (it stopped, or cannot
+    /// reach PostgreSQL) is taken over by another. Short, for alerts within 10 s: an entry
+    /// evaluated twice changes nothing the second time (its readings are behind the pair's state).
+    /// </summary>
+    [Range(1, 3600)]
+    public int FeedClaimIdleSeconds { get; set; } = 5;
 
     /// <summary>Times an entry whose evaluation fails for a reason other than an unavailable database or Redis is tried before it is dropped (logged as an error).</summary>
     [Range(1, 100)]
