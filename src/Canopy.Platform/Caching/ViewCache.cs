@@ -3,7 +3,9 @@ using System.Diagnostics.Metrics;
 using System.Text.Json;
 using Canopy.Platform.Observability;
 using Canopy.Platform.Redis;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Canopy.Platform.Caching;
@@ -43,14 +45,17 @@ public sealed partial class ViewCache
 
     private readonly RedisConnection _redis;
     private readonly ILogger<ViewCache> _logger;
+    private readonly JsonSerializerOptions _json;
     private readonly Counter<long> _lookups;
     private readonly Counter<long> _rebuilds;
     private readonly Histogram<double> _rebuildDuration;
 
-    public ViewCache(RedisConnection redis, IMeterFactory meterFactory, ILogger<ViewCache> logger)
+    public ViewCache(RedisConnection redis, IOptions<JsonOptions> json, IMeterFactory meterFactory, ILogger<ViewCache> logger)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        ArgumentNullException.ThrowIfNull(json);
         _redis = redis;
+        _json = json.Value.JsonSerializerOptions;
         _logger = logger;
         var meter = meterFactory.Create(CanopyMetrics.MeterName, CanopyMetrics.Version);
         _lookups = meter.CreateCounter<long>("cache.lookups", "{lookup}", "View-model reads, by view and outcome (hit, absent_hit: a cached absence, miss, unavailable: Redis could not answer).");
@@ -66,11 +71,12 @@ public sealed partial class ViewCache
     private static string ViewKey(string scope, string generation, string name) => $"{scope}:v{generation}:{name}";
 
     /// <summary>
-    /// The view <paramref name="name"/> of <paramref name="scope"/>: from the cache, or built by
-    /// <paramref name="build"/> (null: it does not exist) and cached for <paramref name="ttl"/>.
-    /// <paramref name="view"/> labels the metrics (a few values, never an id).
+    /// The view <paramref name="name"/> of <paramref name="scope"/> as the JSON an answer carries
+    /// (serialised once, when built, with the API's JSON settings; a hit is served as stored): from
+    /// the cache, or built by <paramref name="build"/> (null: it does not exist, answered null) and
+    /// cached for <paramref name="ttl"/>. <paramref name="view"/> labels the metrics (a few values, never an id).
     /// </summary>
-    public async Task<T?> GetOrBuildAsync<T>(string scope, string name, string view, TimeSpan ttl, Func<CancellationToken, Task<T?>> build, CancellationToken cancellationToken)
+    public async Task<string?> GetOrBuildAsync<T>(string scope, string name, string view, TimeSpan ttl, Func<CancellationToken, Task<T?>> build, CancellationToken cancellationToken)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(build);
@@ -82,13 +88,13 @@ public sealed partial class ViewCache
             if (entry is { } hit)
             {
                 Lookup(view, hit.Length == 0 ? "absent_hit" : "hit");
-                return Decode<T>(hit);
+                return Decode(hit);
             }
         }
         catch (Exception ex) when (RedisUnavailableException.Is(ex) || ex is RedisException)
         {
             Lookup(view, "unavailable");
-            return await BuildAsync(view, "uncached", build, cancellationToken).ConfigureAwait(false);
+            return Decode(Encode(await BuildAsync(view, "uncached", build, cancellationToken).ConfigureAwait(false)));
         }
 
         Lookup(view, "miss");
@@ -106,7 +112,7 @@ public sealed partial class ViewCache
                     if (await _redis.ExecuteAsync("GET view", async db => (string?)await db.StringGetAsync(key).ConfigureAwait(false)).ConfigureAwait(false) is { } stored)
                     {
                         await ReleaseAsync(view, lockKey, token).ConfigureAwait(false);
-                        return Decode<T>(stored);
+                        return Decode(stored);
                     }
 
                     return await BuildAndStoreAsync(view, key, lockKey, token, ttl, build, cancellationToken).ConfigureAwait(false);
@@ -127,7 +133,7 @@ public sealed partial class ViewCache
                     }).ConfigureAwait(false);
                     if (value is not null)
                     {
-                        return Decode<T>(value);
+                        return Decode(value);
                     }
 
                     if (!locked)
@@ -138,14 +144,14 @@ public sealed partial class ViewCache
 
                 if (Stopwatch.GetTimestamp() >= deadline)
                 {
-                    return await BuildAsync(view, "uncached", build, cancellationToken).ConfigureAwait(false);
+                    return Decode(Encode(await BuildAsync(view, "uncached", build, cancellationToken).ConfigureAwait(false)));
                 }
             }
         }
         catch (Exception ex) when (RedisUnavailableException.Is(ex) || ex is RedisException)
         {
             LogUnavailable(_logger, view, ex);
-            return await BuildAsync(view, "uncached", build, cancellationToken).ConfigureAwait(false);
+            return Decode(Encode(await BuildAsync(view, "uncached", build, cancellationToken).ConfigureAwait(false)));
         }
     }
 
@@ -168,23 +174,23 @@ public sealed partial class ViewCache
         return ((string)parts[0]!, parts[1].IsNull ? null : (string?)parts[1]);
     }
 
-    private async Task<T?> BuildAndStoreAsync<T>(string view, string key, string lockKey, string token, TimeSpan ttl, Func<CancellationToken, Task<T?>> build, CancellationToken cancellationToken)
+    private async Task<string?> BuildAndStoreAsync<T>(string view, string key, string lockKey, string token, TimeSpan ttl, Func<CancellationToken, Task<T?>> build, CancellationToken cancellationToken)
         where T : class
     {
         try
         {
-            var built = await BuildAsync(view, "cached", build, cancellationToken).ConfigureAwait(false);
-            var lifetime = built is null ? AbsentTtl : Jittered(ttl);
+            var built = Encode(await BuildAsync(view, "cached", build, cancellationToken).ConfigureAwait(false));
+            var lifetime = built.Length == 0 ? AbsentTtl : Jittered(ttl);
             try
             {
-                await _redis.ExecuteAsync("SET view", db => db.StringSetAsync(key, Encode(built), lifetime)).ConfigureAwait(false);
+                await _redis.ExecuteAsync("SET view", db => db.StringSetAsync(key, built, lifetime)).ConfigureAwait(false);
             }
             catch (Exception ex) when (RedisUnavailableException.Is(ex) || ex is RedisException)
             {
                 LogUnavailable(_logger, view, ex); // answered all the same, uncached
             }
 
-            return built;
+            return Decode(built);
         }
         finally
         {
@@ -231,9 +237,9 @@ public sealed partial class ViewCache
         ttl + TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Max(1000, ttl.TotalMilliseconds / 10));
 
     // An absence is stored as the empty string, a value as its JSON.
-    private static string Encode<T>(T? value) where T : class => value is null ? "" : JsonSerializer.Serialize(value);
+    private string Encode<T>(T? value) where T : class => value is null ? "" : JsonSerializer.Serialize(value, _json);
 
-    private static T? Decode<T>(string entry) where T : class => entry.Length == 0 ? null : JsonSerializer.Deserialize<T>(entry);
+    private static string? Decode(string entry) => entry.Length == 0 ? null : entry;
 
     private void Lookup(string view, string outcome) => _lookups.Add(1, new("view", view), new("outcome", outcome));
 

@@ -216,13 +216,13 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         using var uncached = new HostCounter(factory.Services, "cache.rebuilds", ("outcome", "uncached"));
 
         redis.Stop();
-        var answers = new List<Canopy.Contracts.FleetStatusSummary>();
+        var answers = new List<JsonElement>();
         for (var i = 0; i < 3; i++)
         {
-            answers.Add(await views.FleetStatusAsync(grower.TenantId, CancellationToken.None));
+            answers.Add(JsonDocument.Parse((await views.FleetStatusAsync(grower.TenantId, CancellationToken.None))!).RootElement.Clone());
         }
 
-        Assert.All(answers, a => Assert.Contains(a.Farms, f => f.Farm_id == farm));
+        Assert.All(answers, a => Assert.Contains(a.GetProperty("farms").EnumerateArray(), f => f.GetProperty("farm_id").GetGuid() == farm));
         Assert.Equal(3, fallbacks.Total);
         Assert.Equal(3, uncached.Total);
         redis.Start();

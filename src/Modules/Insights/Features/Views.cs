@@ -12,11 +12,12 @@ namespace Canopy.Insights.Features;
 
 /// <summary>
 /// The view models: each read from the cache, or built from the read models (never from the raw
-/// readings, nor from another module's tables) and cached for its operation's x-cache-ttl.
+/// readings, nor from another module's tables) and cached for its operation's x-cache-ttl, as
+/// the JSON the answer carries.
 /// </summary>
 internal sealed class Views(ViewCache cache, ReadModels readModels, OperationCatalog catalog, TimeProvider time)
 {
-    public Task<FleetStatusSummary> FleetStatusAsync(Guid tenantId, CancellationToken cancellationToken) =>
+    public Task<string?> FleetStatusAsync(Guid tenantId, CancellationToken cancellationToken) =>
         CachedAsync(tenantId, ViewFamily.Fleet, "fleet-status", "getFleetStatusSummary", async (tx, ct) =>
         {
             var farms = await Rows(tx, """
@@ -37,9 +38,9 @@ internal sealed class Views(ViewCache cache, ReadModels readModels, OperationCat
                 Last_seen_at = r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7), Battery_low = r.GetInt32(8),
             }, ct).ConfigureAwait(false);
             return new FleetStatusSummary { Generated_at = time.GetUtcNow(), Farms = farms };
-        }, cancellationToken)!;
+        }, cancellationToken);
 
-    public Task<AlertSummary> AlertSummaryAsync(Guid tenantId, CancellationToken cancellationToken) =>
+    public Task<string?> AlertSummaryAsync(Guid tenantId, CancellationToken cancellationToken) =>
         CachedAsync(tenantId, ViewFamily.Alerts, "alert-summary", "getAlertSummary", async (tx, ct) =>
         {
             var now = time.GetUtcNow();
@@ -59,9 +60,9 @@ internal sealed class Views(ViewCache cache, ReadModels readModels, OperationCat
                 """, r => (Open: new OpenAlertCounts { Info = r.GetInt32(0), Warning = r.GetInt32(1), Critical = r.GetInt32(2), Total = r.GetInt32(0) + r.GetInt32(1) + r.GetInt32(2) },
                 Week: Window(r, 3), Month: Window(r, 8)), ct, week, month).ConfigureAwait(false);
             return new AlertSummary { Generated_at = now, Open = rows[0].Open, Last_7_days = rows[0].Week, Last_30_days = rows[0].Month };
-        }, cancellationToken)!;
+        }, cancellationToken);
 
-    public Task<TopFaultingZones> TopFaultingZonesAsync(Guid tenantId, FaultPeriod period, CancellationToken cancellationToken) =>
+    public Task<string?> TopFaultingZonesAsync(Guid tenantId, FaultPeriod period, CancellationToken cancellationToken) =>
         CachedAsync(tenantId, ViewFamily.Faults, "top-faulting-zones:" + WireNames.Of(period), "getTopFaultingZones", async (tx, ct) =>
         {
             var now = time.GetUtcNow();
@@ -77,10 +78,10 @@ internal sealed class Views(ViewCache cache, ReadModels readModels, OperationCat
                 """, r => new FaultingZone { Zone_id = r.GetGuid(0), Zone_name = r.GetString(1), Farm_id = r.GetGuid(2), Faults = r.GetInt32(3), Devices = r.GetInt32(4) },
                 ct, from).ConfigureAwait(false);
             return new TopFaultingZones { Generated_at = now, Period = period, From = from, To = now, Data = zones };
-        }, cancellationToken)!;
+        }, cancellationToken);
 
     /// <summary>The zone's chart, or 404 when the zone is not one of the tenant's (an answer cached briefly too).</summary>
-    public async Task<TrendChart> TrendChartAsync(Guid tenantId, Guid zoneId, Metric metric, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
+    public async Task<string> TrendChartAsync(Guid tenantId, Guid zoneId, Metric metric, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken)
     {
         var (range, pointer, problem) = TrendRange.Resolve(from, to, time.GetUtcNow());
         if (range is null)
@@ -112,7 +113,8 @@ internal sealed class Views(ViewCache cache, ReadModels readModels, OperationCat
         return chart ?? throw new ProblemException(ProblemTypes.NotFound, "No zone with this id exists in your organisation.");
     }
 
-    private Task<T?> CachedAsync<T>(Guid tenantId, string family, string name, string operationId, Func<PostgresTransaction, CancellationToken, Task<T?>> build, CancellationToken cancellationToken)
+    /// <summary>The view's JSON (null: it does not exist), cached for its operation's x-cache-ttl.</summary>
+    private Task<string?> CachedAsync<T>(Guid tenantId, string family, string name, string operationId, Func<PostgresTransaction, CancellationToken, Task<T?>> build, CancellationToken cancellationToken)
         where T : class
     {
         var ttl = CacheTtlFilter.Seconds(catalog.Find(operationId)?.Extensions.GetValueOrDefault(CacheTtlFilter.Extension))
