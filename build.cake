@@ -91,7 +91,7 @@ void RequireConformance(string run, string path) => Gate($"every answer document
 });
 
 // Line coverage of the modules (their domain and feature code is what the Coverage gate measures).
-const string CoveredAssemblies = "[Canopy.Alerting]*,[Canopy.Fleet]*,[Canopy.Identity]*,[Canopy.Telemetry]*";
+const string CoveredAssemblies = "[Canopy.Alerting]*,[Canopy.Fleet]*,[Canopy.Identity]*,[Canopy.Insights]*,[Canopy.Telemetry]*";
 
 void DotNetTests(string project, string name, string filter = null, IDictionary<string, string> env = null, bool coverage = false)
 {
@@ -344,6 +344,7 @@ Task("UnitTests")
     DotNetTests("tests/Canopy.Fleet.Tests/Canopy.Fleet.Tests.csproj", "fleet-unit-tests", coverage: true);
     DotNetTests("tests/Canopy.Telemetry.Tests/Canopy.Telemetry.Tests.csproj", "telemetry-unit-tests", coverage: true);
     DotNetTests("tests/Canopy.Alerting.Tests/Canopy.Alerting.Tests.csproj", "alerting-unit-tests", coverage: true);
+    DotNetTests("tests/Canopy.Insights.Tests/Canopy.Insights.Tests.csproj", "insights-unit-tests", coverage: true);
     DotNetTests("tests/Canopy.BreakingChanges.Tests/Canopy.BreakingChanges.Tests.csproj", "breaking-change-rules");
     DotNetTests("tests/Canopy.Architecture.Tests/Canopy.Architecture.Tests.csproj", "module-isolation");
 });
@@ -555,7 +556,7 @@ double LineCoverage(string reports, string targetDir)
 {
     CleanDirectory(targetDir);
     Run("dotnet", $"reportgenerator \"-reports:{reports}\" \"-targetdir:{targetDir}\" -reporttypes:Html;JsonSummary;TextSummary "
-        + "\"-classfilters:+Canopy.Alerting.Domain.*;+Canopy.Alerting.Features.*;+Canopy.Fleet.Domain.*;+Canopy.Fleet.Features.*;+Canopy.Identity.Domain.*;+Canopy.Identity.Features.*;+Canopy.Telemetry.Domain.*;+Canopy.Telemetry.Features.*\"", "Coverage report");
+        + "\"-classfilters:+Canopy.Alerting.Domain.*;+Canopy.Alerting.Features.*;+Canopy.Fleet.Domain.*;+Canopy.Fleet.Features.*;+Canopy.Identity.Domain.*;+Canopy.Identity.Features.*;+Canopy.Insights.Domain.*;+Canopy.Insights.Features.*;+Canopy.Telemetry.Domain.*;+Canopy.Telemetry.Features.*\"", "Coverage report");
     using var summary = System.Text.Json.JsonDocument.Parse(System.IO.File.ReadAllText($"{targetDir}/Summary.json"));
     return summary.RootElement.GetProperty("summary").GetProperty("linecoverage").GetDouble();
 }
