@@ -10332,9 +10332,9 @@ namespace Canopy.Client
         /// The ten zones of my organisation whose devices reported the most faults in the last 7
         /// <br/>days (`period=week`, the default) or 30 days (`period=month`), most first (ties by zone
         /// <br/>id), with how many of their devices reported one. A fault is counted in the zone the
-        /// <br/>device was in when it reported it. A report kept from the fault events; cached for at
-        /// <br/>most an hour (plus jitter) from the read replica, and cleared by every fault reported or
-        /// <br/>device moved.
+        /// <br/>device was in when it reported it (archived zones included: their faults happened). A
+        /// <br/>report kept from the fault events; cached for at most an hour (plus jitter) from the read
+        /// <br/>replica, and cleared by every fault reported and every zone created or archived.
         /// </remarks>
         /// <param name="period">The window counted back from now, 7 days (`week`) or 30 days (`month`).</param>
         /// <returns>The zones with the most faults.</returns>
@@ -10658,9 +10658,9 @@ namespace Canopy.Client
         /// The ten zones of my organisation whose devices reported the most faults in the last 7
         /// <br/>days (`period=week`, the default) or 30 days (`period=month`), most first (ties by zone
         /// <br/>id), with how many of their devices reported one. A fault is counted in the zone the
-        /// <br/>device was in when it reported it. A report kept from the fault events; cached for at
-        /// <br/>most an hour (plus jitter) from the read replica, and cleared by every fault reported or
-        /// <br/>device moved.
+        /// <br/>device was in when it reported it (archived zones included: their faults happened). A
+        /// <br/>report kept from the fault events; cached for at most an hour (plus jitter) from the read
+        /// <br/>replica, and cleared by every fault reported and every zone created or archived.
         /// </remarks>
         /// <param name="period">The window counted back from now, 7 days (`week`) or 30 days (`month`).</param>
         /// <returns>The zones with the most faults.</returns>

@@ -29,10 +29,10 @@ public sealed partial class ViewCache
 
     private static readonly TimeSpan LockTtl = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan GenerationTtl = TimeSpan.FromDays(7);
 
     // KEYS: the scope's generation key. ARGV: the view's key before and after its generation.
-    // Answers the generation and the view's entry in it (nil when missing).
+    // Answers the generation and the view's entry in it (nil when missing). The view's key shares
+    // the scope's hash tag, so both live in one slot should Redis become a cluster.
     private const string ReadScript = """
         local g = redis.call('GET', KEYS[1]) or '0'
         return {g, redis.call('GET', ARGV[1] .. g .. ARGV[2])}
@@ -159,11 +159,8 @@ public sealed partial class ViewCache
     public Task InvalidateAsync(string scope) =>
         _redis.ExecuteAsync("INCR view.generation", async db =>
         {
-            var batch = db.CreateTransaction();
-            var incremented = batch.StringIncrementAsync(GenerationKey(scope));
-            _ = batch.KeyExpireAsync(GenerationKey(scope), GenerationTtl);
-            await batch.ExecuteAsync().ConfigureAwait(false);
-            return await incremented.ConfigureAwait(false);
+            // No expiry: a generation that vanished would start again at 0, where old views may still be.
+            return await db.StringIncrementAsync(GenerationKey(scope)).ConfigureAwait(false);
         });
 
     private async Task<(string Generation, string? Entry)> ReadAsync(string scope, string name)

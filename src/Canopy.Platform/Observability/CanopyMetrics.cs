@@ -96,10 +96,10 @@ public sealed class CanopyMetrics : IDisposable
         }
     }
 
-    /// <summary>The dead-letter depth, refreshed by a worker (a scrape never queries the database).</summary>
     /// <summary>The replica's replay lag measured by the readiness check; null when it could not be reached.</summary>
     public void ReplicaLag(double? seconds) => _replicaLag = seconds;
 
+    /// <summary>The dead-letter depth, refreshed by a worker (a scrape never queries the database).</summary>
     public void DeadLetters(IReadOnlyList<(string Queue, string Status, long Count)> depth) => _deadLetters = depth;
 
     public void Dispose() => _meter.Dispose();

@@ -6,6 +6,7 @@ using Canopy.Api.Tests.Identity;
 using Canopy.Api.Tests.Infrastructure;
 using Canopy.Api.Tests.Telemetry;
 using Canopy.Insights.Features;
+using Canopy.Platform.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using static Canopy.Api.Tests.Telemetry.TelemetryApi;
@@ -33,12 +34,21 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         await FarmStatusAsync(grower, farm, f => f.GetProperty("devices").GetProperty("active").GetInt32() == 1
             && f.GetProperty("devices").GetProperty("provisioned").GetInt32() == 1, "both devices are counted");
 
-        // The clearing of the last event may land just after the answer above: the two reads after it are one cached answer.
-        using var settled = await grower.Fleet.GetAsync(FleetStatus);
-        using var again = await grower.Fleet.GetAsync(FleetStatus);
-        var cached = await FleetApi.Json(again);
-        Assert.Equal((true, TimeSpan.FromSeconds(60)), (again.Headers.CacheControl!.Private, again.Headers.CacheControl.MaxAge));
-        Assert.Equal((await FleetApi.Json(settled)).GetProperty("generated_at").GetString(), cached.GetProperty("generated_at").GetString());
+        // The clearing of the last event may land just after the answer above: within a few reads,
+        // two in a row are one cached answer.
+        JsonElement cached = default;
+        var repeated = false;
+        string? previous = null;
+        for (var i = 0; i < 5 && !repeated; i++)
+        {
+            using var again = await grower.Fleet.GetAsync(FleetStatus);
+            Assert.Equal((true, TimeSpan.FromSeconds(60)), (again.Headers.CacheControl!.Private, again.Headers.CacheControl.MaxAge));
+            cached = await FleetApi.Json(again);
+            repeated = cached.GetProperty("generated_at").GetString() == previous;
+            previous = cached.GetProperty("generated_at").GetString();
+        }
+
+        Assert.True(repeated, "two reads in a row were the same cached answer");
 
         using (var fault = await grower.Fleet.VerbAsync(active, "report-fault", new { code = "battery_low", note = "3.1 V" }))
         {
@@ -80,8 +90,9 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         var grower = await host.NewGrowerAsync();
         var missing = Guid.CreateVersion7();
         // The grower's own zone reaching the read model clears its charts: let that happen first.
-        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM insights.zones WHERE zone_id = $1", grower.ZoneId) == 1, "the zone is in the read model");
-        await Task.Delay(200);
+        var redis = host.Factory.Services.GetRequiredService<RedisConnection>();
+        await EventuallyAsync(() => redis.ExecuteAsync("EXISTS", db => db.KeyExistsAsync(ReadModels.Scope(grower.TenantId, ViewFamily.Trends) + ":gen")),
+            "the zone reached the read model and cleared its charts");
         using var reads = new HostCounter(host.Factory.Services, "insights.reads");
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(async () =>

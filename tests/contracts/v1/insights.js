@@ -6,20 +6,31 @@ const crypto = require('node:crypto');
 const { limited, unavailable, noFault, path } = require('./identity');
 const { helpers } = require('./fleet');
 
-const { newZone, newDevice, asOwner } = helpers;
+const { request, owner, newZone, newDevice, asOwner } = helpers;
 
 const fleetStatus = 'GET /api/v1/summaries/fleet-status';
 const alertSummary = 'GET /api/v1/summaries/alerts';
 const topZones = 'GET /api/v1/analytics/top-faulting-zones';
 const trend = 'GET /api/v1/metrics/trend-chart';
 
-// A zone with a device that reports temperature: a chart of it exists (empty until readings arrive).
+const chartOf = (zoneId, query = '') => `/api/v1/metrics/trend-chart?zone_id=${zoneId}&metric=temperature_c${query}`;
+
+// A zone with a device that reports temperature, once Insights has received its zone.created
+// (a chart of it exists then, empty until readings arrive; before, the chart is 404).
 async function chartedZone(t) {
   const zone = await newZone(t);
   await newDevice(t, zone.id);
-  return zone;
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    try {
+      await request(t, 'GET', chartOf(zone.id), { token: await owner(t) });
+      return zone;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
-const chartOf = (zoneId, query = '') => `/api/v1/metrics/trend-chart?zone_id=${zoneId}&metric=temperature_c${query}`;
 
 const plan = {
   [`${fleetStatus} 200`]: { provoke: asOwner },
@@ -46,7 +57,8 @@ const plan = {
   [`${trend} 401`]: { provoke: () => {} },
   [`${trend} 404`]: { provoke: async (t) => { await asOwner(t); path(t, chartOf(crypto.randomUUID())); } },
   [`${trend} 422`]: {
-    provoke: async (t) => { await asOwner(t); path(t, chartOf((await chartedZone(t)).id, '&from=2026-11-22T00:00:00Z&to=2026-11-21T00:00:00Z')); },
+    // The range is checked before the zone is looked up.
+    provoke: async (t) => { await asOwner(t); path(t, chartOf(crypto.randomUUID(), '&from=2026-11-22T00:00:00Z&to=2026-11-21T00:00:00Z')); },
   },
   [`${trend} 429`]: limited('standard', true),
   [`${trend} 500`]: { skip: noFault },

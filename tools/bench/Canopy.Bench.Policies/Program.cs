@@ -256,6 +256,8 @@ internal sealed class BenchHost(IReadOnlyDictionary<string, string?> settings) :
         {
             ["RateLimits:Tiers:standard:Limit"] = "10000000",
             ["RateLimits:Tiers:standard:WindowSeconds"] = "60",
+            ["RateLimits:Tiers:reporting:Limit"] = "10000000",
+            ["RateLimits:Tiers:reporting:WindowSeconds"] = "60",
         };
         builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(all));
         builder.ConfigureTestServices(services =>

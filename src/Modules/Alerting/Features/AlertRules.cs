@@ -120,6 +120,10 @@ internal sealed class AlertRules(AlertingDatabase database, WatchedMetrics watch
         var changed = rule with { State = next, Version = rule.Version + 1, UpdatedAt = now };
         await tx.ExecuteAsync("UPDATE alerting.rules SET status = $2, version = $3, updated_at = $4 WHERE id = $1",
             cancellationToken, ruleId, next.Name(), changed.Version, now).ConfigureAwait(false);
+        // What the rule saw before it was disabled says nothing of the readings after: a re-enabled
+        // rule measures its for_seconds afresh.
+        await tx.ExecuteAsync("UPDATE alerting.rule_states SET breach_since = NULL, clear_since = NULL, evaluated_until = NULL WHERE rule_id = $1",
+            cancellationToken, ruleId).ConfigureAwait(false);
         await AppendAsync(tx, verb == RuleVerb.Disable ? Disabled : Enabled, changed, actor.TenantId, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         watched.Forget(actor.TenantId);

@@ -17,9 +17,11 @@ namespace Canopy.Alerting.Features;
 /// entry whose evaluation failed stays pending and is tried again: first by its worker, then,
 /// if that worker stopped, by another once it has been idle for
 /// <see cref="AlertingOptions.FeedClaimIdleSeconds"/>. While PostgreSQL or Redis is down
-/// entries wait, however long; an entry that fails for another reason is dropped after
-/// <see cref="AlertingOptions.FeedMaxAttempts"/>, logged with its error, so one bad batch cannot
-/// stop the evaluation of all the others.
+/// entries wait, however long; an entry that fails for another reason stays pending while the
+/// others go on, and is dropped after <see cref="AlertingOptions.FeedMaxAttempts"/> attempts on
+/// one instance, logged with its error. One worker's batches are evaluated in the order it reads
+/// them; batches of one device taken by two workers may commit out of order, and the older one's
+/// readings are then behind the pair's state and skipped (docs/TECH_DEBT.md).
 /// </summary>
 internal sealed partial class FeedEvaluation : ResilientWorker
 {
@@ -107,13 +109,20 @@ internal sealed partial class FeedEvaluation : ResilientWorker
         _grouped = true;
     }
 
+    /// <summary>
+    /// Evaluates the entries in order. One whose evaluation fails stays pending and the others go
+    /// on; when PostgreSQL or Redis is unavailable the first such failure ends the round (the
+    /// worker backs off and tries the pending entries again).
+    /// </summary>
     private async Task HandleAsync(StreamEntry[] entries, CancellationToken stoppingToken)
     {
         foreach (var entry in entries)
         {
             if (entry.IsNull || entry.Values is null || entry.Values.Length == 0)
             {
-                continue; // trimmed while pending: nothing left to evaluate
+                // Trimmed while pending: nothing left to evaluate, and nothing to keep pending.
+                await _redis.ExecuteAsync("XACK alerting.feed", db => db.StreamAcknowledgeAsync(ReadingFeed.Key, Group, entry.Id)).ConfigureAwait(false);
+                continue;
             }
 
             var id = entry.Id.ToString();
@@ -133,10 +142,17 @@ internal sealed partial class FeedEvaluation : ResilientWorker
                 }
                 catch (Exception ex) when (!IsUnavailable(ex) && !stoppingToken.IsCancellationRequested)
                 {
+                    // Counted by this instance: another that takes the entry over counts anew.
+                    if (_failures.Count > 10_000)
+                    {
+                        _failures.Clear();
+                    }
+
                     var attempts = _failures.AddOrUpdate(id, 1, (_, n) => n + 1);
                     if (attempts < _options.Value.FeedMaxAttempts)
                     {
-                        throw;
+                        LogFailed(_logger, id, batch.DeviceId, attempts, ex);
+                        continue;
                     }
 
                     outcome = "dropped";
@@ -185,6 +201,9 @@ internal sealed partial class FeedEvaluation : ResilientWorker
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Feed entry {EntryId} is not a stored batch; dropped")]
     private static partial void LogPoison(ILogger logger, string entryId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Feed entry {EntryId} (device {DeviceId}) failed evaluation (attempt {Attempts}); it stays pending")]
+    private static partial void LogFailed(ILogger logger, string entryId, Guid deviceId, int attempts, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Feed entry {EntryId} (device {DeviceId}) failed evaluation {Attempts} times; dropped, its readings raise no alert")]
     private static partial void LogDropped(ILogger logger, string entryId, Guid deviceId, int attempts, Exception exception);

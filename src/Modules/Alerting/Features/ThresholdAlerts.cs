@@ -10,7 +10,7 @@ namespace Canopy.Alerting.Features;
 /// <summary>
 /// Evaluates the enabled rules that watch a stored batch's device (its own rules, its zone's,
 /// its farm's) on the batch's readings, in one transaction of the batch's tenant: each (rule,
-/// device) pair's state row is locked, evaluated (<see cref="ThresholdEvaluation"/>) and
+/// device) pair's state row is locked (then the alerts are read), evaluated (<see cref="ThresholdEvaluation"/>) and
 /// written back with the alerts it raises, extends or resolves and their outbox events. Two
 /// workers handling the same batch therefore take turns, and the second finds its readings
 /// evaluated already. What Alerting knows of the device comes from Fleet's public function
@@ -42,8 +42,12 @@ internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMe
               JOIN alerting.rules r ON r.status = 'ENABLED' AND r.metric = ANY($2)
                    AND ((r.scope_kind = 'farm' AND r.scope_id = w.farm_id) OR (r.scope_kind = 'zone' AND r.scope_id = w.zone_id)
                         OR (r.scope_kind = 'device' AND r.scope_id = $1))
+             ORDER BY r.id
             ON CONFLICT DO NOTHING
             """, cancellationToken, batch.DeviceId, metrics).ConfigureAwait(false);
+        // Lock first, read after: a statement that waited for a lock would still see the alerts as
+        // they were when it started; the read below starts once this worker holds the pairs.
+        await tx.ExecuteAsync("SELECT 1 FROM alerting.rule_states WHERE device_id = $1 ORDER BY rule_id FOR UPDATE", cancellationToken, batch.DeviceId).ConfigureAwait(false);
         await using var find = tx.Command($"""
             SELECT w.serial_number, w.zone_id, w.targets -> r.metric ->> 'min', w.targets -> r.metric ->> 'max',
                    r.id, r.name, r.metric, r.operator, r.threshold, r.for_seconds, r.severity,
@@ -56,7 +60,6 @@ internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMe
               JOIN alerting.rule_states s ON s.rule_id = r.id AND s.device_id = $1
               LEFT JOIN alerting.alerts a ON a.rule_id = r.id AND a.device_id = $1 AND a.kind = 'threshold' AND a.status <> 'RESOLVED'
              ORDER BY r.id
-               FOR UPDATE OF s
             """, batch.DeviceId, metrics);
         var watches = await PostgresTransaction.ReadAllAsync(find, r => new Watch(
             r.GetString(0), r.GetGuid(1), r.GetGuid(4), r.GetString(5), r.GetString(6),
@@ -88,20 +91,31 @@ internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMe
                 var alert = new AlertRecord(Guid.CreateVersion7(now), "threshold", watch.RuleId, batch.DeviceId, watch.ZoneId, null, watch.Metric, watch.Severity,
                     ThresholdEvaluation.Summary(watch.RuleName, watch.Serial, watch.Metric, watch.Condition, watch.ForSeconds, transition.Reading.Value),
                     AlertState.Open, now, null, null, null, 1);
-                await tx.ExecuteAsync("""
+                var inserted = await tx.ExecuteAsync("""
                     INSERT INTO alerting.alerts (id, tenant_id, kind, rule_id, device_id, zone_id, metric, severity, summary, opened_at, last_breach_at, last_value)
                     VALUES ($1, $2, 'threshold', $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                    ON CONFLICT (rule_id, device_id) WHERE kind = 'threshold' AND status <> 'RESOLVED' DO NOTHING
                     """, cancellationToken, alert.Id, batch.TenantId, watch.RuleId, batch.DeviceId, watch.ZoneId, watch.Metric, watch.Severity, alert.Summary, now,
                     transition.Reading.At, transition.Reading.Value).ConfigureAwait(false);
-                await Alerts.AppendAsync(messages, tx.Connection, tx.Transaction, Alerts.Raised, alert, batch.TenantId, cancellationToken).ConfigureAwait(false);
-                open = alert;
+                if (inserted == 1)
+                {
+                    await Alerts.AppendAsync(messages, tx.Connection, tx.Transaction, Alerts.Raised, alert, batch.TenantId, cancellationToken).ConfigureAwait(false);
+                    open = alert;
+                }
             }
             else if (open is not null)
             {
-                var resolved = open with { State = AlertState.Resolved, ResolvedAt = now, ResolvedBy = "condition_cleared", Version = open.Version + 1 };
-                await tx.ExecuteAsync("UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = $3, version = $4 WHERE id = $1",
-                    cancellationToken, open.Id, now, resolved.ResolvedBy, resolved.Version).ConfigureAwait(false);
-                await Alerts.AppendAsync(messages, tx.Connection, tx.Transaction, Alerts.Resolved, resolved, batch.TenantId, cancellationToken).ConfigureAwait(false);
+                // A member may have acknowledged or resolved it since it was read: the row decides.
+                await using var resolve = tx.Command($"""
+                    UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = 'condition_cleared', version = version + 1
+                     WHERE id = $1 AND status <> 'RESOLVED'
+                    RETURNING {AlertRecord.Columns}
+                    """, open.Id, now);
+                foreach (var resolved in await PostgresTransaction.ReadAllAsync(resolve, AlertRecord.Read, cancellationToken).ConfigureAwait(false))
+                {
+                    await Alerts.AppendAsync(messages, tx.Connection, tx.Transaction, Alerts.Resolved, resolved, batch.TenantId, cancellationToken).ConfigureAwait(false);
+                }
+
                 open = null;
             }
         }

@@ -61,10 +61,19 @@ internal sealed class ReadModels
     /// </summary>
     public async Task ClearAsync(Guid tenantId, IReadOnlyCollection<string> families, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSources.Primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var position = new NpgsqlCommand("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text", connection);
-        var lsn = (string)(await position.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        await _redis.ExecuteAsync("EVAL insights.fresh", db => db.ScriptEvaluateAsync(RaiseScript, [FreshKey(tenantId)], [lsn])).ConfigureAwait(false);
+        try
+        {
+            await using var connection = await _dataSources.Primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var position = new NpgsqlCommand("SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text", connection);
+            var lsn = (string)(await position.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            await _redis.ExecuteAsync("EVAL insights.fresh", db => db.ScriptEvaluateAsync(RaiseScript, [FreshKey(tenantId)], [lsn])).ConfigureAwait(false);
+        }
+        catch (NpgsqlException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The primary went away after the commit: the views are cleared all the same, and
+            // rebuilt from the replica as it is (the primary could not answer them either).
+        }
+
         foreach (var family in families)
         {
             await _cache.InvalidateAsync(Scope(tenantId, family)).ConfigureAwait(false);
