@@ -10,8 +10,8 @@ export const required = (name) => env[name] || (() => { throw new Error(`${name}
 
 // Npgsql connection-string values, quoted so a password may hold ';' or '='.
 const quote = (v) => `'${v.replace(/'/g, "''")}'`;
-const postgres = (user, password) =>
-  `Host=127.0.0.1;Port=${required('CANOPY_PG_PORT')};Database=${quote(required('CANOPY_PG_TEST_DATABASE'))};Username=${quote(required(user))};Password=${quote(required(password))}`;
+const postgres = (user, password, port = 'CANOPY_PG_PORT') =>
+  `Host=127.0.0.1;Port=${required(port)};Database=${quote(required('CANOPY_PG_TEST_DATABASE'))};Username=${quote(required(user))};Password=${quote(required(password))}`;
 
 /** The environment of a service under test: the test database and Redis, the Test settings. */
 export function serviceEnvironment(extra = {}) {
@@ -20,6 +20,8 @@ export function serviceEnvironment(extra = {}) {
     ASPNETCORE_ENVIRONMENT: 'Test',
     ConnectionStrings__Postgres: postgres('CANOPY_PG_APP_USER', 'CANOPY_PG_APP_PASSWORD'),
     ConnectionStrings__PostgresOwner: postgres('CANOPY_PG_OWNER_USER', 'CANOPY_PG_OWNER_PASSWORD'),
+    // The streaming standby tools/servers.sh starts: dashboards read it, readiness reports its lag.
+    ConnectionStrings__PostgresReplica: postgres('CANOPY_PG_APP_USER', 'CANOPY_PG_APP_PASSWORD', 'CANOPY_PG_REPLICA_PORT'),
     ConnectionStrings__Redis: `127.0.0.1:${required('CANOPY_REDIS_TEST_PORT')},password=${required('CANOPY_REDIS_PASSWORD')}`,
     ...extra,
   };

@@ -239,6 +239,27 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         redis.Start();
     }
 
+    [Fact]
+    public async Task Given_the_replica_unreachable_Then_the_panel_is_built_from_the_primary_and_answered()
+    {
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:PostgresReplica"] = new NpgsqlConnectionStringBuilder(TestServers.PostgresReplicaConnectionString) { Port = 1, Timeout = 1 }.ConnectionString,
+        });
+        var grower = await host.NewGrowerAsync();
+        var farm = await FarmOfAsync(grower);
+        await FarmStatusAsync(grower, farm, _ => true, "the farm is in the read model");
+        using var fallbacks = new HostCounter(factory.Services, "insights.reads", ("source", "primary_fallback"));
+        var api = new FleetApi(factory.CreateClient(), grower.OwnerToken);
+        await factory.Services.GetRequiredService<ReadModels>().ClearAsync(grower.TenantId, [ViewFamily.Fleet], CancellationToken.None);
+
+        using var response = await api.GetAsync(FleetStatus);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains((await FleetApi.Json(response)).GetProperty("farms").EnumerateArray(), f => f.GetProperty("farm_id").GetGuid() == farm);
+        Assert.Equal(1, fallbacks.Total);
+    }
+
     private static string Iso(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task<Guid> FarmOfAsync(Grower grower) =>
