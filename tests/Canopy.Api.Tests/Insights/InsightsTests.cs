@@ -15,10 +15,10 @@ namespace Canopy.Api.Tests.Insights;
 
 /// <summary>
 /// The view models, on a host that delivers events as a deployment's single process does and
-/// reads its read models from the real standby. The standby's replay is held by one test, so the
-/// tests that rely on it catching up run in one collection.
+/// reads its read models from the real standby; serial with the tests that hold the standby or
+/// bring a Redis of their own (<see cref="SerialTests"/>).
 /// </summary>
-[Collection(StandbyTests.Name)]
+[Collection(SerialTests.Name)]
 public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryHost>
 {
     private const string FleetStatus = "/api/v1/summaries/fleet-status";
@@ -299,9 +299,14 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
     }
 }
 
-/// <summary>Tests that hold the standby's replay, or need it to catch up within seconds, run one at a time.</summary>
+/// <summary>
+/// Tests that hold the standby's replay or need it to catch up within seconds, and tests that start
+/// hosts with a Redis of their own, run one at a time. Every test host runs the outbox relay; one
+/// with its own Redis would handle Insights' events and clear the dashboards in that Redis, not in
+/// the shared one the dashboard tests read.
+/// </summary>
 [CollectionDefinition(Name)]
-public sealed class StandbyTests
+public sealed class SerialTests
 {
-    public const string Name = "standby";
+    public const string Name = "serial";
 }

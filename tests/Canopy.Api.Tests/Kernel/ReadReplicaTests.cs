@@ -3,7 +3,7 @@ using Npgsql;
 
 namespace Canopy.Api.Tests.Kernel;
 
-[Collection(Canopy.Api.Tests.Insights.StandbyTests.Name)]
+[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class ReadReplicaTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Canopy.Api.Tests.Infrastructure;
 namespace Canopy.Api.Tests.Platform;
 
 [Trait("Category", "Process")]
+[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class LifecycleTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Npgsql;
 
 namespace Canopy.Api.Tests.Platform;
 
+[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class ReadinessTests
 {
     [Fact]
