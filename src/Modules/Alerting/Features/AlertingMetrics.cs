@@ -14,7 +14,7 @@ internal sealed class AlertingMetrics
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(CanopyMetrics.MeterName, CanopyMetrics.Version);
         _feedEntries = meter.CreateCounter<long>("alerting.feed.entries", "{batch}",
-            "Stored batches taken from the feed of readings, by outcome (evaluated, poison: not a batch, dropped: failed every attempt).");
+            "Stored batches taken from the feed of readings, by outcome (evaluated; unwatched: its tenant has no enabled rule; poison: not a batch; dropped: failed every attempt).");
         _evaluationDelay = meter.CreateHistogram<double>("alerting.evaluation.delay", "s",
             "Time from a batch entering the feed to its evaluation being committed: how late alerts are raised.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300] });

@@ -29,6 +29,7 @@ internal sealed partial class FeedEvaluation : ResilientWorker
 
     private readonly RedisConnection _redis;
     private readonly ThresholdAlerts _alerts;
+    private readonly WatchedMetrics _watched;
     private readonly AlertingMetrics _metrics;
     private readonly IOptions<AlertingOptions> _options;
     private readonly ILogger<FeedEvaluation> _logger;
@@ -38,12 +39,13 @@ internal sealed partial class FeedEvaluation : ResilientWorker
     private DateTimeOffset _nextTidy = DateTimeOffset.MinValue;
 
     public FeedEvaluation(
-        RedisConnection redis, ThresholdAlerts alerts, AlertingMetrics metrics, IOptions<AlertingOptions> options,
+        RedisConnection redis, ThresholdAlerts alerts, WatchedMetrics watched, AlertingMetrics metrics, IOptions<AlertingOptions> options,
         ILogger<FeedEvaluation> logger, CanopyMetrics canopyMetrics, TimeProvider time)
         : base(logger, canopyMetrics, time)
     {
         _redis = redis;
         _alerts = alerts;
+        _watched = watched;
         _metrics = metrics;
         _options = options;
         _logger = logger;
@@ -126,9 +128,16 @@ internal sealed partial class FeedEvaluation : ResilientWorker
             }
 
             var id = entry.Id.ToString();
-            var batch = ReadingFeed.Parse(entry[ReadingFeed.TenantField], entry[ReadingFeed.DataField]);
             string outcome;
-            if (batch is null)
+            // Most batches belong to tenants without a rule: those are acknowledged unread.
+            var unwatched = Guid.TryParse((string?)entry[ReadingFeed.TenantField], out var tenant)
+                && !await _watched.AnyRuleAsync(tenant, stoppingToken).ConfigureAwait(false);
+            var batch = unwatched ? null : ReadingFeed.Parse(entry[ReadingFeed.TenantField], entry[ReadingFeed.DataField]);
+            if (unwatched)
+            {
+                outcome = "unwatched";
+            }
+            else if (batch is null)
             {
                 outcome = "poison";
                 LogPoison(_logger, id);

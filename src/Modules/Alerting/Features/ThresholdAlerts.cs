@@ -151,7 +151,14 @@ internal sealed class WatchedMetrics(PostgresDataSources dataSources, IOptions<A
     private const int MaxTenants = 100_000;
     private readonly ConcurrentDictionary<Guid, (DateTimeOffset Until, string[] Metrics)> _byTenant = new();
 
-    public async Task<bool> AnyAsync(Guid tenantId, IReadOnlyCollection<string> metrics, CancellationToken cancellationToken)
+    /// <summary>Whether the tenant has an enabled rule at all: a batch of a tenant without one is not even read.</summary>
+    public async Task<bool> AnyRuleAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        (await MetricsAsync(tenantId, cancellationToken).ConfigureAwait(false)).Length > 0;
+
+    public async Task<bool> AnyAsync(Guid tenantId, IReadOnlyCollection<string> metrics, CancellationToken cancellationToken) =>
+        (await MetricsAsync(tenantId, cancellationToken).ConfigureAwait(false)).Any(metrics.Contains);
+
+    private async Task<string[]> MetricsAsync(Guid tenantId, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         if (!_byTenant.TryGetValue(tenantId, out var known) || known.Until <= now)
@@ -167,7 +174,7 @@ internal sealed class WatchedMetrics(PostgresDataSources dataSources, IOptions<A
             _byTenant[tenantId] = known;
         }
 
-        return known.Metrics.Any(metrics.Contains);
+        return known.Metrics;
     }
 
     /// <summary>The tenant's rules changed here: its next batch reads them again.</summary>
