@@ -3,7 +3,6 @@ using Canopy.Api.Tests.Infrastructure;
 
 namespace Canopy.Api.Tests.Identity;
 
-[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class SessionTests : IClassFixture<IdentityHost>
 {
     private readonly IdentityApi _api;

@@ -51,6 +51,10 @@ internal sealed class CanopyApiFactory(
         // Added last, so these win over appsettings*.json and the environment (.env.sample).
         builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(settings));
 
+        // Program.cs reads the role before the application's configuration is built, where only
+        // host settings have arrived; the role decides which workers are registered at all.
+        builder.UseSetting("Runtime:Role", settings["Runtime:Role"]);
+
         if (configureServices is not null)
         {
             builder.ConfigureTestServices(configureServices);

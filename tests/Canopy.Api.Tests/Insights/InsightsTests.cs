@@ -16,7 +16,7 @@ namespace Canopy.Api.Tests.Insights;
 /// <summary>
 /// The view models, on a host that delivers events as a deployment's single process does and
 /// reads its read models from the real standby; serial with the tests that hold the standby or
-/// bring a Redis of their own (<see cref="SerialTests"/>).
+/// start processes with a Redis of their own (<see cref="SerialTests"/>).
 /// </summary>
 [Collection(SerialTests.Name)]
 public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryHost>
@@ -301,9 +301,10 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
 
 /// <summary>
 /// Tests that hold the standby's replay or need it to catch up within seconds, and tests that start
-/// hosts with a Redis of their own, run one at a time. Every test host runs the outbox relay; one
-/// with its own Redis would handle Insights' events and clear the dashboards in that Redis, not in
-/// the shared one the dashboard tests read.
+/// processes with a Redis of their own, run one at a time. A process of every role runs the outbox
+/// relay; one with its own Redis would handle Insights' events and clear the dashboards in that
+/// Redis, not in the shared one the dashboard tests read. (In-memory hosts serve only, unless a
+/// test gives them the workers.)
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class SerialTests

@@ -6,7 +6,6 @@ using StackExchange.Redis;
 
 namespace Canopy.Api.Tests.Platform;
 
-[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class IdempotencyTests : IClassFixture<IdentityHost>
 {
     private readonly IdentityApi _api;

@@ -5,7 +5,6 @@ using Canopy.Api.Tests.Infrastructure;
 
 namespace Canopy.Api.Tests.Platform;
 
-[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class LivenessAndMetricsTests
 {
     [Fact]

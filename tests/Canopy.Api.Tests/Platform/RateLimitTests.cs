@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Canopy.Api.Tests.Platform;
 
-[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class RateLimitTests
 {
     // Each test is its own caller: a fresh address, so its quota is its own in the shared Redis.

@@ -5,7 +5,6 @@ using Npgsql;
 
 namespace Canopy.Api.Tests.Platform;
 
-[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class ReadinessTests
 {
     [Fact]

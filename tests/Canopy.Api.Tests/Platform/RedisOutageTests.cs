@@ -6,7 +6,6 @@ using Canopy.Api.Tests.Infrastructure;
 
 namespace Canopy.Api.Tests.Platform;
 
-[Collection(Canopy.Api.Tests.Insights.SerialTests.Name)]
 public sealed class RedisOutageTests
 {
     private const string ScrapeToken = "redis-outage-scrape-token";
