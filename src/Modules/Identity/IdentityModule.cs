@@ -79,14 +79,15 @@ public static partial class IdentityModule
 
         try
         {
-            if (await context.HttpContext.RequestServices.GetRequiredService<TokenRevocations>().IsRevokedAsync(jti, subject.MemberId, subject.MembershipVersion).ConfigureAwait(false))
+            if (await context.HttpContext.RequestServices.GetRequiredService<TokenRevocations>()
+                    .IsRevokedAsync(subject.TenantId, jti, subject.MemberId, subject.MembershipVersion, context.HttpContext.RequestAborted).ConfigureAwait(false))
             {
                 context.Fail("The token has been revoked.");
             }
         }
-        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
+        catch (Npgsql.NpgsqlException ex)
         {
-            // Fail closed: without Redis a revoked token cannot be told from a valid one.
+            // Fail closed: with neither Redis nor PostgreSQL a revoked token cannot be told from a valid one.
             context.HttpContext.Items[RevocationUnavailable] = true;
             LogRevocationUnavailable(context.HttpContext.RequestServices.GetRequiredService<ILogger<IdentityFeatures>>(), ex);
             context.Fail("Token revocation cannot be checked.");
@@ -132,6 +133,6 @@ public static partial class IdentityModule
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Access-token revocation could not be checked in Redis; the request is refused.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Access-token revocation could be checked neither in Redis nor in PostgreSQL; the request is refused.")]
     private static partial void LogRevocationUnavailable(ILogger logger, Exception exception);
 }

@@ -150,6 +150,15 @@ internal sealed class TestClock(DateTimeOffset start) : TimeProvider
 
 internal static class IdentityHosts
 {
+    /// <summary>What the delivery of an invitation would read: its token, decrypted from the outbox event.</summary>
+    public static async Task<string> InvitationTokenAsync(CanopyApiFactory factory, Guid invitationId)
+    {
+        var payload = await IdentityApi.ScalarAsync<string>(
+            "SELECT payload::text FROM platform.outbox WHERE aggregate_id = $1 AND type = 'invitation.created'", invitationId);
+        var cipher = System.Text.Json.JsonDocument.Parse(payload!).RootElement.GetProperty("token_cipher").GetBytesFromBase64();
+        return factory.Services.GetRequiredService<Canopy.Identity.Security.PiiProtector>().Decrypt(cipher);
+    }
+
     /// <summary>A host whose clock the test controls.</summary>
     public static CanopyApiFactory WithClock(TestClock clock) => new(configureServices: services => services.AddSingleton<TimeProvider>(clock));
 }
@@ -160,13 +169,7 @@ public sealed class IdentityHost : IAsyncLifetime
     internal CanopyApiFactory Factory { get; } = new();
 
     /// <summary>What the delivery of an invitation would read: its token, decrypted from the outbox event.</summary>
-    internal async Task<string> InvitationTokenAsync(Guid invitationId)
-    {
-        var payload = await IdentityApi.ScalarAsync<string>(
-            "SELECT payload::text FROM platform.outbox WHERE aggregate_id = $1 AND type = 'invitation.created'", invitationId);
-        var cipher = System.Text.Json.JsonDocument.Parse(payload!).RootElement.GetProperty("token_cipher").GetBytesFromBase64();
-        return Factory.Services.GetRequiredService<Canopy.Identity.Security.PiiProtector>().Decrypt(cipher);
-    }
+    internal Task<string> InvitationTokenAsync(Guid invitationId) => IdentityHosts.InvitationTokenAsync(Factory, invitationId);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Canopy.Api.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Canopy.Api.Tests.Identity;
 
@@ -129,6 +130,9 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
         using var refresh = await _api.RefreshAsync(tokens.Refresh);
         await ProblemAssert.IsProblemAsync(refresh, HttpStatusCode.Unauthorized, "unauthenticated");
         Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.security_events WHERE subject_id = $1 AND kind = 'logged_out'", account.UserId));
+        // Recorded in PostgreSQL too, until the token would have expired anyway.
+        Assert.True(await IdentityApi.ScalarAsync<bool>(
+            "SELECT expires_at BETWEEN now() AND now() + interval '16 minutes' FROM identity.blocked_access_tokens WHERE tenant_id = $1", account.TenantId));
     }
 
     [Fact]
@@ -187,32 +191,121 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
         Assert.DoesNotContain("a-wrong-password-for-the-log", logs.Text, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// PostgreSQL holds what Redis's revocation notes say, so signed-in requests keep working while
+    /// Redis is down, and what was revoked before stays revoked: a signed-out token, a token of a
+    /// role that changed. A revocation Redis cannot take is refused whole.
+    /// </summary>
     [Fact]
-    public async Task Given_redis_stops_Then_signed_in_requests_fail_closed_with_503_and_public_ones_still_answer()
+    public async Task Given_redis_stops_Then_signed_in_requests_are_checked_in_postgres_and_revoked_tokens_stay_refused()
     {
         using var redis = new DisposableRedis();
         await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
         var api = new IdentityApi(factory.CreateClient());
-        var account = await api.NewAccountAsync();
-        var tokens = await api.TokensAsync(account.Email);
+        var owner = await api.NewAccountAsync();
+        var kept = await api.TokensAsync(owner.Email);
+        var signedOut = await api.TokensAsync(owner.Email);
+        using (var revoke = await api.PostAsync("/api/v1/auth/tokens/revoke", new { refresh_token = signedOut.Refresh }, signedOut.Access))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+        }
+
+        var adminEmail = IdentityApi.NewEmail("admin");
+        using var invited = await api.PostAsync("/api/v1/invitations", new { email = adminEmail, role = "admin" }, kept.Access, Guid.NewGuid().ToString());
+        Assert.Equal(HttpStatusCode.Created, invited.StatusCode);
+        var invitation = await IdentityHosts.InvitationTokenAsync(factory, (await IdentityApi.Json(invited)).GetProperty("id").GetGuid());
+        using var accepted = await api.PostAsync("/api/v1/invitations/accept", new { token = invitation, password = IdentityApi.Password, display_name = "Noor Haddad" }, idempotencyKey: Guid.NewGuid().ToString());
+        var admin = (await IdentityApi.Json(accepted)).GetProperty("id").GetGuid();
+        var asAdmin = await api.TokensAsync(adminEmail);
+        using (var demoted = await api.PostAsync($"/api/v1/members/{admin}/change-role", new { role = "viewer" }, kept.Access))
+        {
+            Assert.Equal(HttpStatusCode.OK, demoted.StatusCode);
+        }
+
+        var asViewer = await api.TokensAsync(adminEmail);
 
         redis.Stop();
-        using var me = await api.GetAsync("/api/v1/me", tokens.Access);
+
+        using (var me = await api.GetAsync("/api/v1/me", kept.Access))
+        {
+            Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+            Assert.Equal(owner.UserId, (await IdentityApi.Json(me)).GetProperty("user_id").GetGuid());
+        }
+
+        using (var viewer = await api.GetAsync("/api/v1/me", asViewer.Access))
+        {
+            Assert.Equal(HttpStatusCode.OK, viewer.StatusCode);
+        }
+
+        using (var afterSignOut = await api.GetAsync("/api/v1/me", signedOut.Access))
+        {
+            await ProblemAssert.IsProblemAsync(afterSignOut, HttpStatusCode.Unauthorized, "unauthenticated");
+        }
+
+        using (var oldRole = await api.GetAsync("/api/v1/me", asAdmin.Access))
+        {
+            await ProblemAssert.IsProblemAsync(oldRole, HttpStatusCode.Unauthorized, "unauthenticated");
+        }
+
+        // Signing out needs the note in Redis (a recovered Redis would not know of it otherwise): refused, and nothing of it happened.
+        using (var refusedSignOut = await api.PostAsync("/api/v1/auth/tokens/revoke", new { refresh_token = kept.Refresh }, kept.Access))
+        {
+            await ProblemAssert.IsProblemAsync(refusedSignOut, HttpStatusCode.ServiceUnavailable, "service-unavailable");
+            Assert.NotNull(refusedSignOut.Headers.RetryAfter);
+        }
+
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NOT NULL AND family_id = (SELECT family_id FROM identity.refresh_tokens WHERE token_hash = $2)",
+            owner.UserId, Canopy.Identity.Security.OpaqueTokens.Hash(kept.Refresh)));
+        Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.blocked_access_tokens WHERE tenant_id = $1", owner.TenantId));
+
+        redis.Start();
+        // The client reconnects on its own schedule; Redis answers again, and says the same.
+        await WaitUntilAsync(async () =>
+        {
+            using var after = await api.GetAsync("/api/v1/me", kept.Access);
+            return after.StatusCode == HttpStatusCode.OK;
+        });
+        using var stillSignedOut = await api.GetAsync("/api/v1/me", signedOut.Access);
+        await ProblemAssert.IsProblemAsync(stillSignedOut, HttpStatusCode.Unauthorized, "unauthenticated");
+    }
+
+    [Fact]
+    public async Task Given_neither_redis_nor_postgres_answers_Then_signed_in_requests_fail_closed_with_503_and_public_ones_still_answer()
+    {
+        var logs = new CapturedLogs();
+        await using var factory = new CanopyApiFactory(
+            new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Redis"] = TestServers.RedisAt(FreePort.Next()),
+                ["ConnectionStrings:Postgres"] = $"Host=127.0.0.1;Port={FreePort.Next()};Database=canopy;Username=nobody;Password=wrong-secret",
+            },
+            logs.InstallInto);
+        var api = new IdentityApi(factory.CreateClient());
+        // A well-signed token of a member nobody can look up now: it must not be let through.
+        var token = factory.Services.GetRequiredService<Canopy.Identity.Security.AccessTokens>().Issue(
+            new Canopy.Identity.Security.AccessTokenSubject(Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Canopy.Identity.Domain.MemberRole.Owner, 1));
+
+        using var me = await api.GetAsync("/api/v1/me", token);
         using var jwks = await api.GetAsync("/api/v1/auth/jwks", null);
 
         await ProblemAssert.IsProblemAsync(me, HttpStatusCode.ServiceUnavailable, "service-unavailable");
         Assert.NotNull(me.Headers.RetryAfter);
         Assert.Equal(HttpStatusCode.OK, jwks.StatusCode);
-        redis.Start();
-        // The client reconnects on its own schedule; the same token works again once it has.
-        var recovered = HttpStatusCode.ServiceUnavailable;
-        for (var attempt = 0; attempt < 60 && recovered != HttpStatusCode.OK; attempt++)
+        await logs.WaitForAsync(l => l.GetProperty("message").GetString()!.Contains("neither in Redis nor in PostgreSQL", StringComparison.Ordinal), "about the refused check");
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        for (var attempt = 0; attempt < 60; attempt++)
         {
+            if (await condition())
+            {
+                return;
+            }
+
             await Task.Delay(250);
-            using var after = await api.GetAsync("/api/v1/me", tokens.Access);
-            recovered = after.StatusCode;
         }
 
-        Assert.Equal(HttpStatusCode.OK, recovered);
+        Assert.Fail("The condition did not hold within 15 s.");
     }
 }

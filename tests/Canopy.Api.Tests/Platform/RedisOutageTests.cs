@@ -13,7 +13,7 @@ public sealed class RedisOutageTests
     /// <summary>
     /// A stalled Redis (the process stopped with SIGSTOP: connections open, nothing answers) is the
     /// case that costs a timeout per call. Once the circuit opens, the fallbacks answer at once:
-    /// rate limits per instance, the sign-in check failing closed, idempotency guarded by PostgreSQL.
+    /// rate limits per instance, token revocation and idempotency checked in PostgreSQL.
     /// </summary>
     [Fact]
     public async Task Given_redis_stalls_When_the_circuit_has_opened_Then_each_next_request_answers_in_under_100_ms_and_all_recovers_when_redis_returns()
@@ -61,12 +61,12 @@ public sealed class RedisOutageTests
             Assert.True(elapsed < TimeSpan.FromMilliseconds(100), $"request {i} took {elapsed.TotalMilliseconds:F0} ms");
         }
 
-        // Revocation cannot be checked: signed-in operations fail closed, at once.
+        // Revocation is checked in PostgreSQL instead: signed-in operations answer, at once.
         var me = Stopwatch.StartNew();
-        using (var refused = await api.GetAsync("/api/v1/me", tokens.Access))
+        using (var answered = await api.GetAsync("/api/v1/me", tokens.Access))
         {
             Assert.True(me.Elapsed < TimeSpan.FromMilliseconds(100), $"getMe took {me.Elapsed.TotalMilliseconds:F0} ms");
-            await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.ServiceUnavailable, "service-unavailable");
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
         }
 
         // An idempotent write still takes effect exactly once (the PostgreSQL claim), without waiting for Redis.
@@ -90,22 +90,38 @@ public sealed class RedisOutageTests
             Assert.Equal("pass", checks.GetProperty("postgres:responseTime")[0].GetProperty("status").GetString());
         }
 
-        using (var scrape = new HttpRequestMessage(HttpMethod.Get, "/metrics"))
-        {
-            scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ScrapeToken);
-            using var metrics = await api.Client.SendAsync(scrape);
-            Assert.Matches("canopy_redis_circuit_opened [1-9]", await metrics.Content.ReadAsStringAsync());
-        }
+        var exposition = await ScrapeAsync(api.Client);
+        Assert.Matches("canopy_redis_circuit_opened [1-9]", exposition);
+        Assert.True(FallbackCount(exposition) >= 1, "the revocation check answered from PostgreSQL is counted");
 
         redis.Thaw();
+        // Once the circuit lets calls through again, readiness passes and Redis answers the checks again.
         await EventuallyAsync(async () =>
         {
-            using var back = await api.GetAsync("/api/v1/me", tokens.Access);
-            return back.StatusCode == HttpStatusCode.OK;
+            using var readyAgain = await api.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+            return readyAgain.StatusCode == HttpStatusCode.OK;
         });
-        using var readyAgain = await api.Client.GetAsync(new Uri("/health/ready", UriKind.Relative));
-        Assert.Equal(HttpStatusCode.OK, readyAgain.StatusCode);
+        var fallbacks = FallbackCount(await ScrapeAsync(api.Client));
+        using (var back = await api.GetAsync("/api/v1/me", tokens.Access))
+        {
+            Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        }
+
+        Assert.Equal(fallbacks, FallbackCount(await ScrapeAsync(api.Client)));
     }
+
+    private static async Task<string> ScrapeAsync(HttpClient client)
+    {
+        using var scrape = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ScrapeToken);
+        using var metrics = await client.SendAsync(scrape);
+        return await metrics.Content.ReadAsStringAsync();
+    }
+
+    private static long FallbackCount(string exposition) =>
+        System.Text.RegularExpressions.Regex.Match(exposition, "canopy_identity_revocation_fallbacks\\{outcome=\"postgres\"\\} (\\d+)") is { Success: true } m
+            ? long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+            : 0;
 
     private static bool CircuitOpened(CapturedLogs logs) => logs.Text.Contains("Redis keeps failing", StringComparison.Ordinal);
 

@@ -85,7 +85,7 @@ internal sealed class MyAccount(
             """, cancellationToken, caller.UserId, now).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(caller.MemberId, membership.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
-        await revocations.BlockTokenAsync(jti, accessExpires, now).ConfigureAwait(false);
+        await revocations.BlockTokenAsync(tx, caller.TenantId, jti, accessExpires, now, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 

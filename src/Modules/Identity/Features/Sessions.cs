@@ -200,7 +200,6 @@ internal sealed class Sessions(
     {
         ArgumentNullException.ThrowIfNull(caller);
         var now = time.GetUtcNow();
-        await revocations.BlockTokenAsync(jti, accessExpires, now).ConfigureAwait(false);
         await using var tx = await database.BeginAsync(caller.TenantId, cancellationToken).ConfigureAwait(false);
         await using var command = tx.Command(
             "SELECT family_id FROM identity.refresh_tokens WHERE token_hash = $1 AND user_id = $2",
@@ -212,6 +211,8 @@ internal sealed class Sessions(
         }
 
         await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.LoggedOut, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
+        // Last before the commit: if Redis cannot take the note, nothing of the sign-out happens.
+        await revocations.BlockTokenAsync(tx, caller.TenantId, jti, accessExpires, now, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
