@@ -8455,7 +8455,7 @@ namespace Canopy.Client
         /// Disable an alert rule
         /// </summary>
         /// <remarks>
-        /// ENABLED → DISABLED: the rule stops raising alerts. A rule that is DISABLED already answers 409 naming the state and the verbs it allows.
+        /// ENABLED → DISABLED: the rule stops raising alerts, and its open or acknowledged alerts are resolved (`resolved_by` `rule_disabled`, an `alert.resolved` event each), since nothing evaluates them any more. A rule that is DISABLED already answers 409 naming the state and the verbs it allows.
         /// </remarks>
         /// <param name="alert_rule_id">The alert rule.</param>
         /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
@@ -9086,7 +9086,7 @@ namespace Canopy.Client
         /// Disable an alert rule
         /// </summary>
         /// <remarks>
-        /// ENABLED → DISABLED: the rule stops raising alerts. A rule that is DISABLED already answers 409 naming the state and the verbs it allows.
+        /// ENABLED → DISABLED: the rule stops raising alerts, and its open or acknowledged alerts are resolved (`resolved_by` `rule_disabled`, an `alert.resolved` event each), since nothing evaluates them any more. A rule that is DISABLED already answers 409 naming the state and the verbs it allows.
         /// </remarks>
         /// <param name="alert_rule_id">The alert rule.</param>
         /// <param name="if_Match">The `ETag` of the resource as last read. A stale value gets 412; a missing one gets 428.</param>
@@ -14838,7 +14838,7 @@ namespace Canopy.Client
         public required System.DateTimeOffset Opened_at { get; set; }
 
         /// <summary>
-        /// Who or what resolved it: `member`, `fault_cleared`, `device_decommissioned` (a fault or threshold alert of a device taken out of service), `devices_online` or `condition_cleared` (a threshold alert whose readings returned within the rule) (alert.resolved only; null otherwise).
+        /// Who or what resolved it: `member`, `fault_cleared`, `device_decommissioned` (a fault or threshold alert of a device taken out of service), `devices_online`, `condition_cleared` (a threshold alert whose readings returned within the rule), `rule_disabled` (its rule was disabled) or `device_moved` (the device left the rule's farm or zone) (alert.resolved only; null otherwise).
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("resolved_by")]
         public string? Resolved_by { get; set; }

@@ -6894,7 +6894,7 @@ export interface AlertEvent {
     status: AlertStatus;
     /** When it was raised. */
     opened_at: string;
-    /** Who or what resolved it: `member`, `fault_cleared`, `device_decommissioned` (a fault or threshold alert of a device taken out of service), `devices_online` or `condition_cleared` (a threshold alert whose readings returned within the rule) (alert.resolved only; null otherwise). */
+    /** Who or what resolved it: `member`, `fault_cleared`, `device_decommissioned` (a fault or threshold alert of a device taken out of service), `devices_online`, `condition_cleared` (a threshold alert whose readings returned within the rule), `rule_disabled` (its rule was disabled) or `device_moved` (the device left the rule's farm or zone) (alert.resolved only; null otherwise). */
     resolved_by?: string | null;
     /** The alert's version after the change. */
     version: number;

@@ -30,6 +30,7 @@ public static class AlertingModule
         services.AddSingleton<Alerts>();
         services.AddSingleton<Canopy.Platform.Messaging.IEventSubscriber, FaultAlerts>();
         services.AddSingleton<Canopy.Platform.Messaging.IEventSubscriber, OfflineAlerts>();
+        services.AddSingleton<Canopy.Platform.Messaging.IEventSubscriber, MovedDevices>();
         services.AddSingleton(sp => new AlertingFeatures(sp.GetRequiredService<AlertRules>(), sp.GetRequiredService<Alerts>()));
         if (runWorkers)
         {

@@ -171,6 +171,101 @@ public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.rule_states WHERE rule_id = ANY($1)", new[] { disabled, elsewhere }));
     }
 
+    [Fact]
+    public async Task Given_a_rule_with_an_open_alert_When_it_is_disabled_Then_the_alert_resolves_as_rule_disabled_and_later_breaches_raise_nothing()
+    {
+        var grower = await host.NewGrowerAsync();
+        var sender = await grower.SenderAsync();
+        var rule = await RuleAsync(grower, new { kind = "zone", id = grower.ZoneId }, "co2_ppm", "gte", 1500, 0);
+        // A second rule of the same device tells when a batch has been evaluated after the first is disabled.
+        var probe = await RuleAsync(grower, new { kind = "device", id = sender.DeviceId }, "temperature_c", "gt", 80, 0);
+        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-2));
+
+        // One alert raised and cleared by its readings (it must stay as it is), then another raised.
+        await sender.SendAsync(Reading("co2_ppm", 1600, t), Reading("co2_ppm", 900, t.AddSeconds(1)), Reading("co2_ppm", 1700, t.AddSeconds(2)));
+        await EvaluatedAsync(rule, sender.DeviceId, t.AddSeconds(2));
+        var cleared = await IdentityApi.ScalarAsync<Guid>("SELECT id FROM alerting.alerts WHERE rule_id = $1 AND status = 'RESOLVED'", rule);
+        var open = await IdentityApi.ScalarAsync<Guid>("SELECT id FROM alerting.alerts WHERE rule_id = $1 AND status = 'OPEN'", rule);
+
+        using (var off = await grower.Fleet.PostAsync($"/api/v1/alert-rules/{rule}/disable", ifMatch: "\"1\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+        }
+
+        var resolved = Assert.Single(await AlertsOfAsync(grower, sender.DeviceId), a => a.GetProperty("id").GetGuid() == open);
+        Assert.Equal("RESOLVED", resolved.GetProperty("status").GetString());
+        Assert.Equal(["alert.raised", "alert.resolved"], (await DeviceTests.OutboxAsync(open)).Select(e => e.Type));
+        Assert.Equal("rule_disabled", (await DeviceTests.OutboxAsync(open))[^1].Payload.GetProperty("resolved_by").GetString());
+        Assert.Equal(("condition_cleared", 2), (await IdentityApi.ScalarAsync<string>("SELECT resolved_by FROM alerting.alerts WHERE id = $1", cleared),
+            await IdentityApi.ScalarAsync<int>("SELECT version FROM alerting.alerts WHERE id = $1", cleared)));
+
+        await sender.SendAsync(Reading("co2_ppm", 1800, t.AddSeconds(3)), Reading("temperature_c", 20, t.AddSeconds(3)));
+        await EvaluatedAsync(probe, sender.DeviceId, t.AddSeconds(3));
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE rule_id = $1 AND status <> 'RESOLVED'", rule));
+    }
+
+    [Fact]
+    public async Task Given_a_rule_disabled_while_a_breaking_batch_of_a_new_device_is_evaluated_Then_no_alert_of_it_stays_open()
+    {
+        var grower = await host.NewGrowerAsync();
+        var alerts = host.Factory.Services.GetRequiredService<ThresholdAlerts>();
+        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-1));
+        var rules = new List<Guid>();
+        for (var round = 0; round < 4; round++)
+        {
+            // A device no rule has seen: its pair's state row does not exist yet when both start.
+            var (device, _) = await grower.DeviceAsync();
+            var rule = await RuleAsync(grower, new { kind = "device", id = device }, "co2_ppm", "gt", 1000, 0);
+            rules.Add(rule);
+            var batch = new FedBatch(grower.TenantId, device, grower.ZoneId, [new("co2_ppm", 1900, t)]);
+
+            var evaluation = Task.Run(() => alerts.EvaluateAsync(batch, CancellationToken.None));
+            var disabling = Task.Run(() => grower.Fleet.PostAsync($"/api/v1/alert-rules/{rule}/disable", ifMatch: "\"1\""));
+            await Task.WhenAll(evaluation, disabling);
+
+            using var disabled = await disabling;
+            Assert.Equal(HttpStatusCode.OK, disabled.StatusCode);
+        }
+
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE rule_id = ANY($1) AND status <> 'RESOLVED'", rules.ToArray()));
+        // Whatever was raised was resolved with its event.
+        Assert.Equal(
+            await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM platform.outbox o JOIN alerting.alerts a ON a.id = o.aggregate_id WHERE a.rule_id = ANY($1) AND o.type = 'alert.raised'", rules.ToArray()),
+            await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM platform.outbox o JOIN alerting.alerts a ON a.id = o.aggregate_id WHERE a.rule_id = ANY($1) AND o.type = 'alert.resolved'", rules.ToArray()));
+    }
+
+    [Fact]
+    public async Task Given_a_device_moved_to_another_zone_Then_alerts_of_its_old_zone_rule_resolve_as_device_moved_and_those_of_rules_still_watching_it_stay()
+    {
+        var grower = await host.NewGrowerAsync();
+        var sender = await grower.SenderAsync();
+        var farm = await IdentityApi.ScalarAsync<Guid>("SELECT farm_id FROM fleet.zones WHERE id = $1", grower.ZoneId);
+        var zoneRule = await RuleAsync(grower, new { kind = "zone", id = grower.ZoneId }, "co2_ppm", "gt", 1000, 0);
+        var farmRule = await RuleAsync(grower, new { kind = "farm", id = farm }, "co2_ppm", "gt", 1100, 0);
+        var deviceRule = await RuleAsync(grower, new { kind = "device", id = sender.DeviceId }, "co2_ppm", "gt", 1200, 0);
+        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-1));
+        await sender.SendAsync(Reading("co2_ppm", 1900, t));
+        await EvaluatedAsync(zoneRule, sender.DeviceId, t);
+        await EvaluatedAsync(farmRule, sender.DeviceId, t);
+        await EvaluatedAsync(deviceRule, sender.DeviceId, t);
+        Assert.Equal(3, (await AlertsOfAsync(grower, sender.DeviceId)).Count(a => a.GetProperty("status").GetString() == "OPEN"));
+        var newZone = (await FleetApi.CreatedAsync(await grower.Fleet.CreateZoneAsync(farm))).GetProperty("id").GetGuid();
+        var version = await IdentityApi.ScalarAsync<int>("SELECT version FROM fleet.devices WHERE id = $1", sender.DeviceId);
+
+        using (var moved = await grower.Fleet.PostAsync($"/api/v1/devices/{sender.DeviceId}/move", new { zone_id = newZone }, ifMatch: $"\"{version}\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        }
+
+        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<string>(
+            "SELECT status FROM alerting.alerts WHERE rule_id = $1 AND device_id = $2", zoneRule, sender.DeviceId) == "RESOLVED", "the old zone's alert resolved");
+        var resolved = await IdentityApi.ScalarAsync<Guid>("SELECT id FROM alerting.alerts WHERE rule_id = $1", zoneRule);
+        Assert.Equal("device_moved", (await DeviceTests.OutboxAsync(resolved))[^1].Payload.GetProperty("resolved_by").GetString());
+        Assert.Equal(2L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE rule_id = ANY($1) AND status = 'OPEN'", new[] { farmRule, deviceRule }));
+        Assert.Equal(0L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.rule_states WHERE rule_id = $1", zoneRule));
+        Assert.Equal(2L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.rule_states WHERE device_id = $1", sender.DeviceId));
+    }
+
     private static DateTimeOffset WholeSecond(DateTimeOffset at) => new(at.Ticks - (at.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
     private static async Task<Guid> RuleAsync(Grower grower, object scope, string metric, string op, double? threshold, int forSeconds)

@@ -103,17 +103,10 @@ function limited(tier, signedIn) {
   };
 }
 
-// Access tokens are checked against Redis (revocation) and refused with 503 when it cannot
-// answer. Provoked once (getMe): Redis paused past the service's 2 s Redis timeout. For the other
-// operations the same filter answers in the same way, and integration tests stop Redis outright.
-const redisPausedForMe = {
-  provoke: async (t) => {
-    bearer(t, (await setup(t)).owner.access);
-    await redis('CLIENT', 'PAUSE', '3000', 'ALL');
-  },
-  after: () => redis('PING'),
-};
-const unavailable = { skip: 'Provoked once for getMe (Redis paused); every signed-in operation shares that check, which integration tests also cover with Redis stopped.' };
+// Access tokens are checked for revocation in Redis and, when Redis cannot answer, in PostgreSQL
+// (ADR 0026): a signed-in operation answers 503 only when neither can, which cannot be provoked
+// from outside without stopping the database the whole run needs. Integration tests stop both.
+const unavailable = { skip: 'Needs Redis and PostgreSQL both unreachable (the revocation check falls back from one to the other); integration tests cover it (SessionTests).' };
 
 let world;
 const setup = (t) => {
@@ -178,7 +171,7 @@ const plan = {
   'GET /api/v1/me 401': { provoke: () => {} },
   'GET /api/v1/me 429': limited('standard', true),
   'GET /api/v1/me 500': { skip: noFault },
-  'GET /api/v1/me 503': redisPausedForMe,
+  'GET /api/v1/me 503': unavailable,
 
   'GET /api/v1/me/data-export 200': { provoke: asOwner },
   'GET /api/v1/me/data-export 401': { provoke: () => {} },

@@ -104,6 +104,12 @@ internal sealed class AlertRules(AlertingDatabase database, WatchedMetrics watch
         ArgumentNullException.ThrowIfNull(actor);
         var now = time.GetUtcNow();
         await using var tx = await database.ChangeAsync(actor.TenantId, cancellationToken).ConfigureAwait(false);
+        // What the rule saw before it was disabled says nothing of the readings after: a re-enabled
+        // rule measures its for_seconds afresh. The pairs' rows are locked before the rule's, in the
+        // order an evaluation takes them (its pairs, then the rule when it raises), so the two never
+        // deadlock, and an evaluation that raises waits for this change and sees the rule disabled.
+        await tx.ExecuteAsync("UPDATE alerting.rule_states SET breach_since = NULL, clear_since = NULL, evaluated_until = NULL WHERE rule_id = $1",
+            cancellationToken, ruleId).ConfigureAwait(false);
         await using var find = tx.Command($"SELECT {RuleRecord.Columns} FROM alerting.rules WHERE id = $1 FOR NO KEY UPDATE", ruleId);
         var rule = (await PostgresTransaction.ReadAllAsync(find, RuleRecord.Read, cancellationToken).ConfigureAwait(false)).SingleOrDefault() ?? throw AlertingDatabase.NotFound("alert rule");
         EntityTag.RequireMatch(ifMatch, rule.Version);
@@ -120,11 +126,22 @@ internal sealed class AlertRules(AlertingDatabase database, WatchedMetrics watch
         var changed = rule with { State = next, Version = rule.Version + 1, UpdatedAt = now };
         await tx.ExecuteAsync("UPDATE alerting.rules SET status = $2, version = $3, updated_at = $4 WHERE id = $1",
             cancellationToken, ruleId, next.Name(), changed.Version, now).ConfigureAwait(false);
-        // What the rule saw before it was disabled says nothing of the readings after: a re-enabled
-        // rule measures its for_seconds afresh.
-        await tx.ExecuteAsync("UPDATE alerting.rule_states SET breach_since = NULL, clear_since = NULL, evaluated_until = NULL WHERE rule_id = $1",
-            cancellationToken, ruleId).ConfigureAwait(false);
         await AppendAsync(tx, verb == RuleVerb.Disable ? Disabled : Enabled, changed, actor.TenantId, cancellationToken).ConfigureAwait(false);
+        if (verb == RuleVerb.Disable)
+        {
+            // Nothing evaluates a disabled rule, so nothing would ever clear its alerts. Evaluations
+            // of this rule have committed (their pairs are locked above) or will find it disabled.
+            await using var resolve = tx.Command($"""
+                UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = 'rule_disabled', version = version + 1
+                 WHERE rule_id = $1 AND kind = 'threshold' AND status <> 'RESOLVED'
+                RETURNING {AlertRecord.Columns}
+                """, ruleId, now);
+            foreach (var alert in await PostgresTransaction.ReadAllAsync(resolve, AlertRecord.Read, cancellationToken).ConfigureAwait(false))
+            {
+                await Alerts.AppendAsync(messages, tx.Connection, tx.Transaction, Alerts.Resolved, alert, actor.TenantId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         watched.Forget(actor.TenantId);
         return changed;

@@ -88,6 +88,17 @@ internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMe
         {
             if (transition.Raise)
             {
+                // The rule may be being disabled meanwhile: its row, shared-locked, decides. A
+                // disabling commits first (and this sees it disabled) or waits for this to commit
+                // (and resolves what this raised).
+                await using (var enabled = tx.Command("SELECT 1 FROM alerting.rules WHERE id = $1 AND status = 'ENABLED' FOR SHARE", watch.RuleId))
+                {
+                    if (await enabled.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+                    {
+                        break;
+                    }
+                }
+
                 var alert = new AlertRecord(Guid.CreateVersion7(now), "threshold", watch.RuleId, batch.DeviceId, watch.ZoneId, null, watch.Metric, watch.Severity,
                     ThresholdEvaluation.Summary(watch.RuleName, watch.Serial, watch.Metric, watch.Condition, watch.ForSeconds, transition.Reading.Value),
                     AlertState.Open, now, null, null, null, 1);
