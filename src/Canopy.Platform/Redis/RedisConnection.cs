@@ -14,8 +14,8 @@ namespace Canopy.Platform.Redis;
 /// reconnects when it comes back; while it is disconnected, commands fail at once instead of
 /// queueing. When calls keep failing (Redis stopped, stalled or refusing), the breaker opens and
 /// every call fails at once for <see cref="RedisOptions.BreakSeconds"/>, so the callers'
-/// fallbacks (per-instance rate limits, the PostgreSQL idempotency guard, fail-closed sign-in
-/// checks) answer without waiting a timeout each; then one call tests Redis again.
+/// fallbacks (per-instance rate limits, the PostgreSQL idempotency guard and revocation check)
+/// answer without waiting a timeout each; then one call tests Redis again.
 /// </summary>
 public sealed partial class RedisConnection : IDisposable
 {

@@ -259,14 +259,64 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
         Assert.Equal(1L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM identity.blocked_access_tokens WHERE tenant_id = $1", owner.TenantId));
 
         redis.Start();
-        // The client reconnects on its own schedule; Redis answers again, and says the same.
+        // The restarted Redis is empty (no persistence): once the service uses it again it finds no
+        // marker, sets one, and keeps asking PostgreSQL about tokens Redis finds unrevoked.
+        var connection = factory.Services.GetRequiredService<Canopy.Platform.Redis.RedisConnection>();
         await WaitUntilAsync(async () =>
         {
             using var after = await api.GetAsync("/api/v1/me", kept.Access);
-            return after.StatusCode == HttpStatusCode.OK;
+            return after.StatusCode == HttpStatusCode.OK
+                && await MarkerAsync(connection) is { IsNull: false };
         });
         using var stillSignedOut = await api.GetAsync("/api/v1/me", signedOut.Access);
         await ProblemAssert.IsProblemAsync(stillSignedOut, HttpStatusCode.Unauthorized, "unauthenticated");
+        using var stillOldRole = await api.GetAsync("/api/v1/me", asAdmin.Access);
+        await ProblemAssert.IsProblemAsync(stillOldRole, HttpStatusCode.Unauthorized, "unauthenticated");
+    }
+
+    [Fact]
+    public async Task Given_the_revocation_marker_Then_postgres_is_asked_only_while_it_is_younger_than_a_token_lifetime()
+    {
+        using var redis = new DisposableRedis();
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = redis.ConnectionString });
+        var api = new IdentityApi(factory.CreateClient());
+        var account = await api.NewAccountAsync();
+        var tokens = await api.TokensAsync(account.Email);
+        var connection = factory.Services.GetRequiredService<Canopy.Platform.Redis.RedisConnection>();
+        using var asked = new HostCounter(factory.Services, "identity.revocation.fallbacks", ("outcome", "redis_emptied"));
+
+        // Kept for 16 minutes: every note Redis could have lost has expired, Redis alone answers.
+        await SetMarkerAsync(connection, DateTimeOffset.UtcNow.AddMinutes(-16));
+        using (var trusted = await api.GetAsync("/api/v1/me", tokens.Access))
+        {
+            Assert.Equal(HttpStatusCode.OK, trusted.StatusCode);
+        }
+
+        Assert.Equal(0, asked.Total);
+
+        // Kept for 14 minutes: a note from before may be missing, so PostgreSQL is asked too.
+        await SetMarkerAsync(connection, DateTimeOffset.UtcNow.AddMinutes(-14));
+        using (var checkedTwice = await api.GetAsync("/api/v1/me", tokens.Access))
+        {
+            Assert.Equal(HttpStatusCode.OK, checkedTwice.StatusCode);
+        }
+
+        Assert.Equal(1, asked.Total);
+    }
+
+    private static Task<bool> SetMarkerAsync(Canopy.Platform.Redis.RedisConnection connection, DateTimeOffset since) =>
+        connection.ExecuteAsync("SET", db => db.StringSetAsync("identity:revocations-kept-since", since.ToUnixTimeMilliseconds()));
+
+    private static async Task<StackExchange.Redis.RedisValue> MarkerAsync(Canopy.Platform.Redis.RedisConnection connection)
+    {
+        try
+        {
+            return await connection.ExecuteAsync("GET", db => db.StringGetAsync("identity:revocations-kept-since"));
+        }
+        catch (Exception ex) when (Canopy.Platform.Redis.RedisUnavailableException.Is(ex))
+        {
+            return StackExchange.Redis.RedisValue.Null;
+        }
     }
 
     [Fact]

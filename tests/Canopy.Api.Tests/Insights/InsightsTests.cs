@@ -66,6 +66,51 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
     }
 
     [Fact]
+    public async Task Given_a_cached_fleet_status_panel_When_a_device_moves_to_another_farm_Then_the_next_reads_count_it_in_its_new_farm()
+    {
+        var grower = await host.NewGrowerAsync();
+        var farm = await FarmOfAsync(grower);
+        var otherFarm = (await grower.Fleet.NewFarmAsync()).GetProperty("id").GetGuid();
+        var otherZone = (await grower.Fleet.NewZoneAsync(otherFarm)).GetProperty("id").GetGuid();
+        var (device, _) = await grower.DeviceAsync();
+        await FarmStatusAsync(grower, farm, f => f.GetProperty("devices").GetProperty("active").GetInt32() == 1, "the device is counted in its farm");
+        var cached = await CachedAsync(grower);
+        var version = await IdentityApi.ScalarAsync<int>("SELECT version FROM fleet.devices WHERE id = $1", device);
+
+        using (var moved = await grower.Fleet.PostAsync($"/api/v1/devices/{device}/move", new { zone_id = otherZone }, ifMatch: $"\"{version}\""))
+        {
+            Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var after = await FarmStatusAsync(grower, otherFarm, f => f.GetProperty("devices").GetProperty("active").GetInt32() == 1, "the device is counted in its new farm");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the move showed after {clock.Elapsed}: the cached panel was not cleared (it lives 60 s)");
+        var left = after.Summary.GetProperty("farms").EnumerateArray().Single(f => f.GetProperty("farm_id").GetGuid() == farm);
+        Assert.Equal(0, left.GetProperty("devices").GetProperty("active").GetInt32());
+        Assert.NotEqual(cached.GetProperty("generated_at").GetString(), after.Summary.GetProperty("generated_at").GetString());
+    }
+
+    /// <summary>Reads the panel until two reads in a row are one cached answer (the clearing of the last event may land just after the first).</summary>
+    private static async Task<JsonElement> CachedAsync(Grower grower, string path = FleetStatus)
+    {
+        string? previous = null;
+        for (var i = 0; i < 5; i++)
+        {
+            using var again = await grower.Fleet.GetAsync(path);
+            var answer = await FleetApi.Json(again);
+            if (answer.GetProperty("generated_at").GetString() == previous)
+            {
+                return answer;
+            }
+
+            previous = answer.GetProperty("generated_at").GetString();
+        }
+
+        Assert.Fail("no two reads in a row were the same cached answer");
+        return default;
+    }
+
+    [Fact]
     public async Task Given_200_requests_at_once_for_a_cleared_view_Then_it_is_built_once_and_all_get_that_answer()
     {
         var grower = await host.NewGrowerAsync();
@@ -176,6 +221,20 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         Assert.InRange(week.GetProperty("mtta_seconds").GetDouble(), 0, 60);
         Assert.True(week.GetProperty("mttr_seconds").GetDouble() >= week.GetProperty("mtta_seconds").GetDouble());
         Assert.Equal(week.GetProperty("resolved").GetInt32(), timed.GetProperty("last_30_days").GetProperty("resolved").GetInt32());
+
+        // A new alert clears the cached summary: the next reads count it, long before its 60 s TTL.
+        var cached = await CachedAsync(grower, "/api/v1/summaries/alerts");
+        var (d, _) = await grower.DeviceAsync(zone: quiet);
+        using (var fault = await grower.Fleet.VerbAsync(d, "report-fault", new { code = "sensor_failure", note = "Reads zero" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, fault.StatusCode);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var raised = await EventuallyJsonAsync(grower, "/api/v1/summaries/alerts", s => s.GetProperty("open").GetProperty("total").GetInt32() == 3, "the new alert is counted");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the new alert showed after {clock.Elapsed}: the cached summary was not cleared (it lives 60 s)");
+        Assert.Equal(4, raised.GetProperty("last_7_days").GetProperty("raised").GetInt32());
+        Assert.NotEqual(cached.GetProperty("generated_at").GetString(), raised.GetProperty("generated_at").GetString());
     }
 
     [Fact]

@@ -74,8 +74,14 @@ internal sealed class FaultAlerts(MessageWriter messages) : IEventSubscriber
 
     private async Task ResolveAsync(Guid tenantId, Guid deviceId, DateTimeOffset clearedAt, string resolvedBy, MessageContext context, CancellationToken cancellationToken)
     {
+        // A decommissioning resolves threshold alerts too: the device first, as an evaluation of it locks it.
+        await using (var lockDevice = new NpgsqlCommand(ThresholdAlerts.LockDevice, context.Connection, context.Transaction) { Parameters = { new() { Value = deviceId } } })
+        {
+            await lockDevice.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await using var update = new NpgsqlCommand($"""
-            UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = $2, resolved_by = $4, version = version + 1
+            UPDATE alerting.alerts SET status = 'RESOLVED', resolved_at = GREATEST(opened_at, $2), resolved_by = $4, version = version + 1
              WHERE tenant_id = $3 AND device_id = $1 AND status <> 'RESOLVED' AND (kind = 'device_fault' OR ($5 AND kind = 'threshold'))
             RETURNING {AlertRecord.Columns}
             """, context.Connection, context.Transaction)

@@ -9,8 +9,9 @@ namespace Canopy.Alerting.Features;
 /// scope: their open threshold alerts of it are resolved (`device_moved`), since none of its
 /// readings reach those rules any more, and their state rows go, so a move back starts its
 /// for_seconds afresh. Where the device is now is read when the event is handled, so a device
-/// moved back in the meantime keeps its alerts. The pairs' state rows are locked first, in the
-/// evaluation's order, so an evaluation of the device never races the resolution.
+/// moved back in the meantime keeps its alerts. The device is locked first, as an evaluation of
+/// it locks it, so an evaluation that read the old place has committed (and its alert is seen
+/// here) or starts after this and reads the new place.
 /// </summary>
 internal sealed class MovedDevices(MessageWriter messages) : IEventSubscriber
 {
@@ -38,17 +39,13 @@ internal sealed class MovedDevices(MessageWriter messages) : IEventSubscriber
             throw new PoisonMessageException("device.moved needs a tenant and a device_id.");
         }
 
-        await using (var lockPairs = new NpgsqlCommand(
-            "SELECT 1 FROM alerting.rule_states WHERE tenant_id = $2 AND device_id = $1 ORDER BY rule_id FOR UPDATE", context.Connection, context.Transaction)
+        await using (var lockDevice = new NpgsqlCommand(ThresholdAlerts.LockDevice, context.Connection, context.Transaction) { Parameters = { new() { Value = deviceId } } })
         {
-            Parameters = { new() { Value = deviceId }, new() { Value = tenantId } },
-        })
-        {
-            await lockPairs.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await lockDevice.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using var resolve = new NpgsqlCommand($"""
-            UPDATE alerting.alerts a SET status = 'RESOLVED', resolved_at = $3, resolved_by = 'device_moved', version = a.version + 1
+            UPDATE alerting.alerts a SET status = 'RESOLVED', resolved_at = GREATEST(a.opened_at, $3), resolved_by = 'device_moved', version = a.version + 1
               FROM alerting.rules r
              WHERE r.id = a.rule_id AND a.tenant_id = $2 AND a.device_id = $1 AND a.kind = 'threshold' AND a.status <> 'RESOLVED'
                AND NOT {StillWatched}

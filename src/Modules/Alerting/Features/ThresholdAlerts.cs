@@ -18,6 +18,13 @@ namespace Canopy.Alerting.Features;
 /// </summary>
 internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMetrics watched, MessageWriter messages, TimeProvider time)
 {
+    /// <summary>
+    /// Serialises the changes that decide a device's threshold alerts (an evaluation, a move, a
+    /// decommissioning), taken first in each: a pair's state row that an evaluation is inserting
+    /// cannot be locked by the others, the device can.
+    /// </summary>
+    internal const string LockDevice = "SELECT pg_advisory_xact_lock(hashtext('alerting.device'), hashtext($1::text))";
+
     private sealed record Watch(
         string Serial, Guid ZoneId, Guid RuleId, string RuleName, string Metric, Condition Condition, int ForSeconds, string Severity,
         BreachState State, AlertRecord? Open);
@@ -33,6 +40,7 @@ internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMe
         }
 
         await using var tx = await PostgresTransaction.BeginAsync(dataSources.Primary, batch.TenantId, cancellationToken).ConfigureAwait(false);
+        await tx.ExecuteAsync(LockDevice, cancellationToken, batch.DeviceId).ConfigureAwait(false);
         // The pairs' rows exist before they are locked, so that two evaluations of a new pair
         // serialise on its row instead of both finding none.
         await tx.ExecuteAsync("""
@@ -84,21 +92,22 @@ internal sealed class ThresholdAlerts(PostgresDataSources dataSources, WatchedMe
     {
         var now = time.GetUtcNow();
         var open = watch.Open;
+        // The rule may be being disabled meanwhile: its row, shared-locked before any of this
+        // outcome's alerts is touched, decides. A disabling commits first (and this sees it
+        // disabled and changes nothing) or waits for this to commit (and resolves what it raised).
+        if (outcome.Transitions.Any(t => t.Raise))
+        {
+            await using var enabled = tx.Command("SELECT 1 FROM alerting.rules WHERE id = $1 AND status = 'ENABLED' FOR SHARE", watch.RuleId);
+            if (await enabled.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
+            {
+                return 0;
+            }
+        }
+
         foreach (var transition in outcome.Transitions)
         {
             if (transition.Raise)
             {
-                // The rule may be being disabled meanwhile: its row, shared-locked, decides. A
-                // disabling commits first (and this sees it disabled) or waits for this to commit
-                // (and resolves what this raised).
-                await using (var enabled = tx.Command("SELECT 1 FROM alerting.rules WHERE id = $1 AND status = 'ENABLED' FOR SHARE", watch.RuleId))
-                {
-                    if (await enabled.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is null)
-                    {
-                        break;
-                    }
-                }
-
                 var alert = new AlertRecord(Guid.CreateVersion7(now), "threshold", watch.RuleId, batch.DeviceId, watch.ZoneId, null, watch.Metric, watch.Severity,
                     ThresholdEvaluation.Summary(watch.RuleName, watch.Serial, watch.Metric, watch.Condition, watch.ForSeconds, transition.Reading.Value),
                     AlertState.Open, now, null, null, null, 1);

@@ -177,10 +177,11 @@ internal sealed class Members(
         var version = target.Version + 1;
         await tx.ExecuteAsync("UPDATE identity.memberships SET role = $2, version = $3, updated_at = $4 WHERE id = $1",
             cancellationToken, memberId, role.Name(), version, now).ConfigureAwait(false);
+        // Before the commit: if Redis cannot take the note, nothing changes (the old role's tokens
+        // must stop). Before the log entry too, whose tenant-wide lock must not wait on Redis.
+        await revocations.RequireMembershipVersionAsync(memberId, version, accessTokens.Lifetime).ConfigureAwait(false);
         await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.RoleChanged, caller.UserId, target.UserId, address, cancellationToken,
             new { from = target.Role.Name(), to = role.Name() }).ConfigureAwait(false);
-        // Before the commit: if Redis cannot take the note, nothing changes (the old role's tokens must stop).
-        await revocations.RequireMembershipVersionAsync(memberId, version, accessTokens.Lifetime).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (target with { Role = role, Version = version }).ToContract();
     }
@@ -195,8 +196,8 @@ internal sealed class Members(
         Require(new CannotActAboveOwnRoleRule(caller.Role, target.Role), ProblemTypes.Forbidden);
         Require(new OrganisationKeepsAnOwnerRule(target.Role, null, await IdentityDatabase.OwnerCountAsync(tx, cancellationToken).ConfigureAwait(false)), ProblemTypes.Conflict);
         await EndMembershipAsync(tx, target, now, cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.MemberRemoved, caller.UserId, target.UserId, address, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(memberId, target.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.MemberRemoved, caller.UserId, target.UserId, address, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -83,9 +83,9 @@ internal sealed class MyAccount(
                 password_hash = NULL, failed_logins = 0, first_failure_at = NULL, locked_until = NULL, updated_at = $2, version = version + 1
             WHERE id = $1
             """, cancellationToken, caller.UserId, now).ConfigureAwait(false);
-        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
         await revocations.RequireMembershipVersionAsync(caller.MemberId, membership.Version + 1, accessTokens.Lifetime).ConfigureAwait(false);
         await revocations.BlockTokenAsync(tx, caller.TenantId, jti, accessExpires, now, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.Erased, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -210,9 +210,10 @@ internal sealed class Sessions(
             await RevokeFamilyAsync(tx, family, now, cancellationToken).ConfigureAwait(false);
         }
 
-        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.LoggedOut, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
-        // Last before the commit: if Redis cannot take the note, nothing of the sign-out happens.
+        // Before the commit: if Redis cannot take the note, nothing of the sign-out happens. Before
+        // the log entry too, whose tenant-wide lock must not wait on Redis.
         await revocations.BlockTokenAsync(tx, caller.TenantId, jti, accessExpires, now, cancellationToken).ConfigureAwait(false);
+        await log.AppendAsync(tx.Connection, tx.Transaction, caller.TenantId, SecurityEventKinds.LoggedOut, caller.UserId, caller.UserId, address, cancellationToken).ConfigureAwait(false);
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 

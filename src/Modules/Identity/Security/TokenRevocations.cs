@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Canopy.Platform.Observability;
 using Canopy.Platform.Postgres;
 using Canopy.Platform.Redis;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -14,23 +15,32 @@ namespace Canopy.Identity.Security;
 /// token it could concern. PostgreSQL holds the same facts in the transaction that makes them
 /// (<c>identity.blocked_access_tokens</c>, <c>identity.memberships.version</c>), so a check
 /// Redis cannot answer is answered there: signed-in requests keep working while Redis is down.
-/// Notes are written to Redis before the change commits, so a revocation Redis cannot take is
-/// refused rather than known to PostgreSQL alone, which a recovered Redis would not know.
+/// A Redis that lost its data (flushed, or restarted without persistence) would answer "not
+/// revoked" for everything: a marker key without expiry, read with the notes, tells it apart.
+/// While the marker is missing or younger than a token's lifetime, a token Redis finds unrevoked
+/// is checked in PostgreSQL too. Notes are written to Redis before the change commits, so a
+/// revocation Redis cannot take is refused rather than known to PostgreSQL alone.
 /// </summary>
 internal sealed class TokenRevocations
 {
+    private static readonly RedisKey MarkerKey = "identity:revocations-kept-since";
     private readonly RedisConnection _redis;
     private readonly PostgresDataSources _dataSources;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _tokenLifetime;
     private readonly Counter<long> _checks;
 
-    public TokenRevocations(RedisConnection redis, PostgresDataSources dataSources, IMeterFactory meterFactory)
+    public TokenRevocations(RedisConnection redis, PostgresDataSources dataSources, TimeProvider time, IOptions<IdentityOptions> options, IMeterFactory meterFactory)
     {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(meterFactory);
         _redis = redis;
         _dataSources = dataSources;
+        _time = time;
+        _tokenLifetime = TimeSpan.FromMinutes(options.Value.AccessTokenMinutes);
         _checks = meterFactory.Create(CanopyMetrics.MeterName, CanopyMetrics.Version).CreateCounter<long>(
             "identity.revocation.fallbacks", "{check}",
-            "Access-token revocation checks Redis could not answer, by where they were answered (postgres) or that they could not be (unavailable).");
+            "Access-token revocation checks answered by PostgreSQL, by why: Redis unavailable (postgres), Redis lately emptied (redis_emptied), or neither answering (unavailable).");
     }
 
     private static RedisKey TokenKey(string jti) => "identity:revoked-token:" + jti;
@@ -59,41 +69,61 @@ internal sealed class TokenRevocations
         _redis.ExecuteAsync("SET", db => db.StringSetAsync(MemberKey(member), version, tokenLifetime));
 
     /// <summary>
-    /// One Redis round trip for both notes; when Redis cannot answer, one PostgreSQL statement.
-    /// Throws (<see cref="NpgsqlException"/>) when neither can: the caller fails closed.
+    /// One Redis round trip for both notes and the marker; PostgreSQL when Redis cannot answer,
+    /// or when it may have lost notes. Throws (<see cref="NpgsqlException"/>) when neither can
+    /// answer: the caller fails closed.
     /// </summary>
     public async Task<bool> IsRevokedAsync(Guid tenantId, string jti, Guid member, int version, CancellationToken cancellationToken)
     {
+        string outcome;
         try
         {
-            var values = await _redis.ExecuteAsync("MGET", db => db.StringGetAsync([TokenKey(jti), MemberKey(member)])).ConfigureAwait(false);
-            return values[0].HasValue || (values[1].HasValue && (int)values[1] > version);
+            var values = await _redis.ExecuteAsync("MGET", db => db.StringGetAsync([TokenKey(jti), MemberKey(member), MarkerKey])).ConfigureAwait(false);
+            if (values[0].HasValue || (values[1].HasValue && (int)values[1] > version))
+            {
+                return true;
+            }
+
+            var now = _time.GetUtcNow();
+            // (A missing value parses as 0: ask whether it is there first.)
+            if (!values[2].IsNull && values[2].TryParse(out long since) && now - DateTimeOffset.FromUnixTimeMilliseconds(since) >= _tokenLifetime)
+            {
+                return false;
+            }
+
+            if (values[2].IsNull)
+            {
+                // From now on Redis takes every note again; those it lost live in PostgreSQL until the marker is a token's lifetime old.
+                await _redis.ExecuteAsync("SET", db => db.StringSetAsync(MarkerKey, now.ToUnixTimeMilliseconds(), when: When.NotExists)).ConfigureAwait(false);
+            }
+
+            outcome = "redis_emptied";
         }
         catch (Exception ex) when (RedisUnavailableException.Is(ex))
         {
-            try
-            {
-                var revoked = await IsRevokedInDatabaseAsync(tenantId, jti, member, version, cancellationToken).ConfigureAwait(false);
-                _checks.Add(1, new KeyValuePair<string, object?>("outcome", "postgres"));
-                return revoked;
-            }
-            catch (NpgsqlException)
-            {
-                _checks.Add(1, new KeyValuePair<string, object?>("outcome", "unavailable"));
-                throw;
-            }
+            outcome = "postgres";
+        }
+
+        try
+        {
+            var revoked = await IsRevokedInDatabaseAsync(tenantId, jti, member, version, cancellationToken).ConfigureAwait(false);
+            _checks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+            return revoked;
+        }
+        catch (NpgsqlException)
+        {
+            _checks.Add(1, new KeyValuePair<string, object?>("outcome", "unavailable"));
+            throw;
         }
     }
 
     private async Task<bool> IsRevokedInDatabaseAsync(Guid tenantId, string jti, Guid member, int version, CancellationToken cancellationToken)
     {
-        await using var tx = await PostgresTransaction.BeginAsync(_dataSources.Primary, tenantId, cancellationToken).ConfigureAwait(false);
-        await using var command = tx.Command("""
-            SELECT EXISTS (SELECT 1 FROM identity.blocked_access_tokens WHERE tenant_id = $1 AND jti = $2 AND expires_at > now())
+        // The service's clock, not the database's, decides expiry, as it does for the token itself.
+        var rows = await PostgresTransaction.ReadAsync(_dataSources.Primary, tenantId, """
+            SELECT EXISTS (SELECT 1 FROM identity.blocked_access_tokens WHERE tenant_id = $1 AND jti = $2 AND expires_at > $5)
                 OR NOT EXISTS (SELECT 1 FROM identity.memberships WHERE id = $3 AND NOT is_deleted AND version <= $4)
-            """, tenantId, jti, member, version);
-        var revoked = (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return revoked;
+            """, r => r.GetBoolean(0), cancellationToken, tenantId, jti, member, version, _time.GetUtcNow()).ConfigureAwait(false);
+        return rows[0];
     }
 }
