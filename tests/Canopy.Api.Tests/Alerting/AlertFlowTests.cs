@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Canopy.Alerting.Features;
@@ -48,11 +49,14 @@ public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal((2, 0), await CountsAsync(await sender.SendAsync(Reading("temperature_c", 22, t), Reading("temperature_c", 23, t.AddSeconds(10)))));
         await EvaluatedAsync(rule, device, t.AddSeconds(10));
         Assert.Empty(await AlertsOfAsync(grower, device));
+        Assert.Empty(await AlertEventsOfDeviceAsync(device));
 
-        // Past the threshold for 60 s (three readings over a minute): one OPEN alert.
+        // Past the threshold for 60 s (three readings over a minute): one OPEN alert, within 10 s of the batch.
+        var arrival = Stopwatch.StartNew();
         Assert.Equal((3, 0), await CountsAsync(await sender.SendAsync(
             Reading("temperature_c", 31, t.AddSeconds(20)), Reading("temperature_c", 32, t.AddSeconds(50)), Reading("temperature_c", 33, t.AddSeconds(80)))));
         await EvaluatedAsync(rule, device, t.AddSeconds(80));
+        Assert.True(arrival.Elapsed < TimeSpan.FromSeconds(10), $"the alert was raised {arrival.Elapsed} after the batch arrived (at most 10 s)");
         var opened = Assert.Single(await AlertsOfAsync(grower, device));
         var id = opened.GetProperty("id").GetGuid();
         Assert.Equal(("threshold", "OPEN", "warning", "temperature_c"), (opened.GetProperty("kind").GetString(), opened.GetProperty("status").GetString(),
@@ -106,6 +110,8 @@ public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<Telemetry
         await EventuallyAsync(async () => (await AlertsOfAsync(grower, device)).Any(a => a.GetProperty("kind").GetString() == "device_fault"), "the fault raised an alert");
         var fault = (await AlertsOfAsync(grower, device)).Single(a => a.GetProperty("kind").GetString() == "device_fault");
         Assert.Equal(("OPEN", "critical"), (fault.GetProperty("status").GetString(), fault.GetProperty("severity").GetString()));
+        Assert.Equal(["alert.raised"], (await DeviceTests.OutboxAsync(fault.GetProperty("id").GetGuid())).Select(e => e.Type));
+        Assert.Equal(["device.registered", "device.activated", "device.fault_reported"], await DeviceEventsAsync(device));
         using (var cleared = await grower.Fleet.VerbAsync(device, "clear-fault"))
         {
             Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
@@ -289,6 +295,11 @@ public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await FleetApi.Json(response)).GetProperty("data").EnumerateArray().Where(a => a.GetProperty("device_id").GetGuid() == device).Select(a => a.Clone()).ToList();
     }
+
+    /// <summary>The alert events about a device, whichever alert they concern.</summary>
+    private static async Task<List<string>> AlertEventsOfDeviceAsync(Guid device) =>
+        JsonSerializer.Deserialize<List<string>>(await IdentityApi.ScalarAsync<string>(
+            "SELECT coalesce(json_agg(type ORDER BY occurred_at, id)::text, '[]') FROM platform.outbox WHERE type LIKE 'alert.%' AND payload->>'device_id' = $1::text", device) ?? "[]")!;
 
     private static async Task<List<string>> DeviceEventsAsync(Guid device) =>
         (await DeviceTests.OutboxAsync(device)).Select(e => e.Type).Where(type => type.StartsWith("device.", StringComparison.Ordinal)).ToList();

@@ -9,6 +9,7 @@ using Canopy.Insights.Features;
 using Canopy.Platform.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using StackExchange.Redis;
 using static Canopy.Api.Tests.Telemetry.TelemetryApi;
 
 namespace Canopy.Api.Tests.Insights;
@@ -203,6 +204,8 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         Assert.Equal([(grower.ZoneId, 2, 2), (quiet, 1, 1)], ranked.GetProperty("data").EnumerateArray()
             .Select(z => (z.GetProperty("zone_id").GetGuid(), z.GetProperty("faults").GetInt32(), z.GetProperty("devices").GetInt32())));
         Assert.Equal("month", ranked.GetProperty("period").GetString());
+        // A report lives its x-cache-ttl (an hour) in Redis, plus at most a tenth.
+        Assert.InRange(await ViewLifetimeAsync(grower, "/api/v1/analytics/top-faulting-zones?period=month", ViewFamily.Faults), 3_599_000, 3_960_000);
 
         var open = await EventuallyJsonAsync(grower, "/api/v1/summaries/alerts", s => s.GetProperty("open").GetProperty("critical").GetInt32() == 3, "the three fault alerts are open");
         Assert.Equal(3, open.GetProperty("last_7_days").GetProperty("raised").GetInt32());
@@ -235,6 +238,51 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the new alert showed after {clock.Elapsed}: the cached summary was not cleared (it lives 60 s)");
         Assert.Equal(4, raised.GetProperty("last_7_days").GetProperty("raised").GetInt32());
         Assert.NotEqual(cached.GetProperty("generated_at").GetString(), raised.GetProperty("generated_at").GetString());
+        Assert.InRange(await ViewLifetimeAsync(grower, "/api/v1/summaries/alerts", ViewFamily.Alerts), 59_000, 66_000);
+
+        // Another organisation's reports hold none of it.
+        var other = await host.NewGrowerAsync();
+        using var theirZones = await other.Fleet.GetAsync("/api/v1/analytics/top-faulting-zones?period=month");
+        using var theirAlerts = await other.Fleet.GetAsync("/api/v1/summaries/alerts");
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (theirZones.StatusCode, theirAlerts.StatusCode));
+        Assert.Equal(0, (await FleetApi.Json(theirZones)).GetProperty("data").GetArrayLength());
+        var theirs = await FleetApi.Json(theirAlerts);
+        Assert.Equal((0, 0), (theirs.GetProperty("open").GetProperty("total").GetInt32(), theirs.GetProperty("last_30_days").GetProperty("raised").GetInt32()));
+    }
+
+    /// <summary>
+    /// The milliseconds left to the cached view <paramref name="path"/> answers, in its family's
+    /// current generation (read again if an event moved the family on meanwhile).
+    /// </summary>
+    private async Task<long> ViewLifetimeAsync(Grower grower, string path, string family)
+    {
+        var redis = host.Factory.Services.GetRequiredService<RedisConnection>();
+        var scope = ReadModels.Scope(grower.TenantId, family);
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            using (var read = await grower.Fleet.GetAsync(path))
+            {
+                Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+            }
+
+            // The family's generation, its views in it (not their locks), and the PTTL of the only one (-3 when not one).
+            var left = (long)(await redis.ExecuteAsync("EVAL", db => db.ScriptEvaluateAsync("""
+                local g = redis.call('GET', KEYS[1]) or '0'
+                local views = {}
+                for _, key in ipairs(redis.call('KEYS', ARGV[1] .. g .. ':*')) do
+                    if string.sub(key, -5) ~= ':lock' then table.insert(views, key) end
+                end
+                if #views ~= 1 then return -3 end
+                return redis.call('PTTL', views[1])
+                """, [scope + ":gen"], [scope + ":v"])))!;
+            if (left >= 0)
+            {
+                return left;
+            }
+        }
+
+        Assert.Fail($"{path} left no single view in its family's current generation");
+        return 0;
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class RedisOutageTests
     /// rate limits per instance, token revocation and idempotency checked in PostgreSQL.
     /// </summary>
     [Fact]
-    public async Task Given_redis_stalls_When_the_circuit_has_opened_Then_each_next_request_answers_in_under_100_ms_and_all_recovers_when_redis_returns()
+    public async Task Given_redis_stalls_When_the_circuit_has_opened_Then_no_next_request_waits_for_redis_and_all_recovers_when_redis_returns()
     {
         using var redis = new DisposableRedis();
         var logs = new CapturedLogs();
@@ -51,6 +51,8 @@ public sealed class RedisOutageTests
 
         await logs.WaitForAsync(l => l.GetProperty("message").GetString()!.Contains("Redis keeps failing", StringComparison.Ordinal), "about the open circuit");
 
+        // A call that waited for Redis would take its whole 1,500 ms timeout; half of it bounds
+        // what scheduling on a busy machine adds to a call that did not.
         for (var i = 0; i < 20; i++)
         {
             var started = Stopwatch.StartNew();
@@ -58,7 +60,7 @@ public sealed class RedisOutageTests
             var elapsed = started.Elapsed;
             Assert.Equal(HttpStatusCode.OK, jwks.StatusCode);
             Assert.True(jwks.Headers.Contains("RateLimit"), "the per-instance rate limit still answers with its headers");
-            Assert.True(elapsed < TimeSpan.FromMilliseconds(100), $"request {i} took {elapsed.TotalMilliseconds:F0} ms");
+            Assert.True(elapsed < TimeSpan.FromMilliseconds(750), $"request {i} took {elapsed.TotalMilliseconds:F0} ms: it waited for the stalled Redis");
         }
 
         // Revocation is checked in PostgreSQL instead: signed-in operations answer without waiting
