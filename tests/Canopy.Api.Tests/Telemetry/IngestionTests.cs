@@ -53,6 +53,29 @@ public sealed class IngestionTests(TelemetryHost host) : IClassFixture<Telemetry
     }
 
     [Fact]
+    public async Task Given_the_metric_catalogue_Then_the_service_and_the_database_agree_and_a_reading_of_an_uncatalogued_code_is_refused_by_the_database()
+    {
+        var grower = await host.NewGrowerAsync();
+        var device = await grower.SenderAsync();
+        var catalogue = await IdentityApi.ScalarAsync<string>("SELECT string_agg(code || '=' || name, ',' ORDER BY code) FROM telemetry.metrics");
+
+        Assert.Equal(string.Join(',', Canopy.Telemetry.Domain.StoredMetrics.All.OrderBy(m => m.Value).Select(m => $"{m.Value}={m.Key}")), catalogue);
+        // One reading of every catalogued code is stored (a metric added without widening the CHECK fails here) ...
+        Assert.Equal(StoredMetricsCount, await IdentityApi.ExecuteAsOwnerAsync(
+            "INSERT INTO telemetry.readings (tenant_id, device_id, metric, recorded_at, value) SELECT $1, $2, code, $3, 1 FROM telemetry.metrics",
+            grower.TenantId, device.DeviceId, Hour));
+        // ... and codes on either side of the catalogue are not.
+        foreach (var code in new short[] { 0, (short)(StoredMetricsCount + 1) })
+        {
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => IdentityApi.ExecuteAsOwnerAsync(
+                "INSERT INTO telemetry.readings (tenant_id, device_id, metric, recorded_at, value) VALUES ($1, $2, $3, $4, 1)", grower.TenantId, device.DeviceId, code, Hour));
+            Assert.Equal((PostgresErrorCodes.CheckViolation, "readings_metric_catalogued"), (refused.SqlState, refused.ConstraintName));
+        }
+    }
+
+    private static int StoredMetricsCount => Canopy.Telemetry.Domain.StoredMetrics.All.Count;
+
+    [Fact]
     public async Task Given_two_identical_batches_at_once_Then_one_set_of_rows_is_stored_and_both_answers_add_up()
     {
         var device = await (await host.NewGrowerAsync()).SenderAsync();

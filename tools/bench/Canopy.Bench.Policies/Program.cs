@@ -84,10 +84,14 @@ internal static class PolicyBench
         Console.WriteLine($"bench: getFleetStatusSummary, cached (JWT + rate limit + cache hit): {cachedView.RequestsPerSecond:F0} req/s, p99 {cachedView.P99}");
         Console.WriteLine($"bench: the cached view runs at {(cachedView.RequestsPerSecond / live.RequestsPerSecond).ToString("P0", CultureInfo.InvariantCulture)} of /health/live (target >= 50 %, p99 <= 25 ms)");
         var readModels = host.Services.GetRequiredService<Canopy.Insights.Features.ReadModels>();
+        var (chartZone, chartFrom) = await ChartedZoneAsync(tenant);
         foreach (var (path, family) in new[]
         {
             ("/api/v1/summaries/fleet-status", Canopy.Insights.Features.ViewFamily.Fleet), ("/api/v1/summaries/alerts", Canopy.Insights.Features.ViewFamily.Alerts),
             ("/api/v1/analytics/top-faulting-zones?period=month", Canopy.Insights.Features.ViewFamily.Faults),
+            ($"/api/v1/metrics/trend-chart?zone_id={chartZone}&metric=temperature_c", Canopy.Insights.Features.ViewFamily.Trends),
+            ($"/api/v1/metrics/trend-chart?zone_id={chartZone}&metric=temperature_c&from={Uri.EscapeDataString(chartFrom.ToString("O", CultureInfo.InvariantCulture))}",
+                Canopy.Insights.Features.ViewFamily.Trends),
         })
         {
             var timings = new List<double>();
@@ -106,7 +110,52 @@ internal static class PolicyBench
             Console.WriteLine($"bench: cold rebuild of {path} (cleared before each of 200 reads): p50 {timings[99]:F1} ms, p95 {timings[189]:F1} ms (target p95 <= 200 ms)");
         }
 
+        await OwnerBatchAsync(tenant, "DELETE FROM telemetry.rollups WHERE tenant_id = $1");
         return 0;
+    }
+
+    /// <summary>
+    /// Six months of temperature rollups (5-minute for the last day, hourly for the last 30 days,
+    /// daily for 180) for every device of the bench read model, as the rollup worker keeps them
+    /// for the seeded demo: the zone whose trend chart is rebuilt, and where its six months begin.
+    /// </summary>
+    private static async Task<(Guid Zone, DateTimeOffset From)> ChartedZoneAsync(Guid tenant)
+    {
+        await OwnerBatchAsync(tenant, """
+            INSERT INTO telemetry.rollups (tenant_id, device_id, metric, width, bucket_start, min, max, sum, count, last, last_at)
+            SELECT $1, d.device_id, m.code, w.width, b, 18 + 6 * sin(extract(epoch FROM b) / 13751) - 1, 18 + 6 * sin(extract(epoch FROM b) / 13751) + 1,
+                   (18 + 6 * sin(extract(epoch FROM b) / 13751)) * (w.width / 60), w.width / 60, 18 + 6 * sin(extract(epoch FROM b) / 13751), b
+              FROM insights.devices d
+             CROSS JOIN telemetry.metrics m
+             CROSS JOIN (VALUES (300, interval '1 day'), (3600, interval '30 days'), (86400, interval '180 days')) w (width, span)
+             CROSS JOIN LATERAL generate_series(date_bin(make_interval(secs => w.width), now() - w.span, timestamptz '2000-01-01'), now(), make_interval(secs => w.width)) b
+             WHERE d.tenant_id = $1 AND m.name = 'temperature_c'
+            """);
+        await using var connection = await OwnerConnectionAsync();
+        await using var zone = new NpgsqlCommand("SELECT zone_id FROM insights.zones WHERE tenant_id = $1 ORDER BY zone_id LIMIT 1", connection) { Parameters = { new() { Value = tenant } } };
+        return ((Guid)(await zone.ExecuteScalarAsync())!, DateTimeOffset.UtcNow.AddDays(-180));
+    }
+
+    private static async Task<NpgsqlConnection> OwnerConnectionAsync()
+    {
+        var connection = new NpgsqlConnection(Connection("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD"));
+        await connection.OpenAsync();
+        await using var scope = new NpgsqlCommand("SET app.scope = 'platform'", connection);
+        await scope.ExecuteNonQueryAsync();
+        return connection;
+    }
+
+    /// <summary>Statements separated by ";\n", run as the owner in platform scope, each given the tenant as $1.</summary>
+    private static async Task OwnerBatchAsync(Guid tenant, string statements)
+    {
+        await using var connection = await OwnerConnectionAsync();
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var statement in statements.Split(";\n", StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(statement) { Parameters = { new NpgsqlParameter { Value = tenant } } });
+        }
+
+        await batch.ExecuteNonQueryAsync();
     }
 
     /// <summary>The organisation a member's token names (its tid claim).</summary>
@@ -122,42 +171,26 @@ internal static class PolicyBench
     /// 20 zones, 55 devices) with a month of history (600 alerts, 200 faults), written directly as the
     /// Insights projection would have kept it: the bench host runs no workers.
     /// </summary>
-    private static async Task SeedDemoSizedReadModelAsync(Guid tenant)
-    {
-        await using var connection = new NpgsqlConnection(Connection("CANOPY_PG_OWNER_USER", "CANOPY_PG_OWNER_PASSWORD"));
-        await connection.OpenAsync();
-        await using (var scope = new NpgsqlCommand("SET app.scope = 'platform'", connection))
-        {
-            await scope.ExecuteNonQueryAsync();
-        }
-
-        await using var batch = new NpgsqlBatch(connection);
-        foreach (var statement in """
-            INSERT INTO insights.farms (farm_id, tenant_id, name, version)
-            SELECT gen_random_uuid(), $1, 'Demo farm ' || f, 1 FROM generate_series(1, 6) f;
-            INSERT INTO insights.zones (zone_id, tenant_id, farm_id, name, version)
-            SELECT gen_random_uuid(), $1, f.farm_id, f.name || ' zone ' || z, 1
-              FROM insights.farms f CROSS JOIN generate_series(1, 4) z WHERE f.tenant_id = $1 AND z <= 3 + (abs(hashtext(f.name)) % 2);
-            INSERT INTO insights.devices (device_id, tenant_id, farm_id, zone_id, status, battery_low, last_seen_at, version)
-            SELECT gen_random_uuid(), $1, z.farm_id, z.zone_id, (ARRAY['ACTIVE','ACTIVE','ACTIVE','OFFLINE','FAULT'])[1 + d % 5], d % 9 = 0, now() - d * interval '1 minute', 1
-              FROM (SELECT zone_id, farm_id, row_number() OVER () AS n FROM insights.zones WHERE tenant_id = $1) z
-             CROSS JOIN generate_series(1, 3) d;
-            INSERT INTO insights.alerts (alert_id, tenant_id, severity, status, opened_at, acknowledged_at, resolved_at, version)
-            SELECT gen_random_uuid(), $1, (ARRAY['info','warning','critical'])[1 + a % 3], CASE WHEN a % 20 = 0 THEN 'OPEN' ELSE 'RESOLVED' END,
-                   now() - a * interval '70 minutes', now() - a * interval '70 minutes' + interval '6 minutes',
-                   CASE WHEN a % 20 = 0 THEN NULL ELSE now() - a * interval '70 minutes' + interval '50 minutes' END, 3
-              FROM generate_series(1, 600) a;
-            INSERT INTO insights.faults (event_id, tenant_id, device_id, zone_id, code, reported_at)
-            SELECT gen_random_uuid(), $1, d.device_id, d.zone_id, 'sensor_failure', now() - f * interval '3 hours'
-              FROM generate_series(1, 200) f
-              JOIN LATERAL (SELECT device_id, zone_id FROM insights.devices WHERE tenant_id = $1 ORDER BY md5(device_id::text || f) LIMIT 1) d ON true
-            """.Split(";\n", StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(statement) { Parameters = { new NpgsqlParameter { Value = tenant } } });
-        }
-
-        await batch.ExecuteNonQueryAsync();
-    }
+    private static Task SeedDemoSizedReadModelAsync(Guid tenant) => OwnerBatchAsync(tenant, """
+        INSERT INTO insights.farms (farm_id, tenant_id, name, version)
+        SELECT gen_random_uuid(), $1, 'Demo farm ' || f, 1 FROM generate_series(1, 6) f;
+        INSERT INTO insights.zones (zone_id, tenant_id, farm_id, name, version)
+        SELECT gen_random_uuid(), $1, f.farm_id, f.name || ' zone ' || z, 1
+          FROM insights.farms f CROSS JOIN generate_series(1, 4) z WHERE f.tenant_id = $1 AND z <= 3 + (abs(hashtext(f.name)) % 2);
+        INSERT INTO insights.devices (device_id, tenant_id, farm_id, zone_id, status, battery_low, last_seen_at, version)
+        SELECT gen_random_uuid(), $1, z.farm_id, z.zone_id, (ARRAY['ACTIVE','ACTIVE','ACTIVE','OFFLINE','FAULT'])[1 + d % 5], d % 9 = 0, now() - d * interval '1 minute', 1
+          FROM (SELECT zone_id, farm_id, row_number() OVER () AS n FROM insights.zones WHERE tenant_id = $1) z
+         CROSS JOIN generate_series(1, 3) d;
+        INSERT INTO insights.alerts (alert_id, tenant_id, severity, status, opened_at, acknowledged_at, resolved_at, version)
+        SELECT gen_random_uuid(), $1, (ARRAY['info','warning','critical'])[1 + a % 3], CASE WHEN a % 20 = 0 THEN 'OPEN' ELSE 'RESOLVED' END,
+               now() - a * interval '70 minutes', now() - a * interval '70 minutes' + interval '6 minutes',
+               CASE WHEN a % 20 = 0 THEN NULL ELSE now() - a * interval '70 minutes' + interval '50 minutes' END, 3
+          FROM generate_series(1, 600) a;
+        INSERT INTO insights.faults (event_id, tenant_id, device_id, zone_id, code, reported_at)
+        SELECT gen_random_uuid(), $1, d.device_id, d.zone_id, 'sensor_failure', now() - f * interval '3 hours'
+          FROM generate_series(1, 200) f
+          JOIN LATERAL (SELECT device_id, zone_id FROM insights.devices WHERE tenant_id = $1 ORDER BY md5(device_id::text || f) LIMIT 1) d ON true
+        """);
 
     private static string Env(string name) =>
         Environment.GetEnvironmentVariable(name) ?? throw new InvalidOperationException($"{name} is not set: run ./build.sh --target=Bench");

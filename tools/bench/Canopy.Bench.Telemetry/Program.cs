@@ -57,10 +57,13 @@ internal static class TelemetryBench
         await RawCopyAsync(grower.TenantId, (await grower.DeviceAsync()).Id, 100_000);
         var copyDevice = (await grower.DeviceAsync()).Id;
         var copy = await RawCopyAsync(grower.TenantId, copyDevice, 1_000_000);
+        var statement = await StatementCeilingAsync(grower.TenantId, senders, timeline, TimeSpan.FromSeconds(seconds));
         Console.WriteLine($"bench: HTTP ingestion, {senders} devices sending {BatchSize}-reading batches for {seconds:F0} s: {http.ReadingsPerSecond:F0} readings/s "
             + $"({http.Batches} batches), per batch p50 {http.P50:F1} ms, p99 {http.P99:F1} ms");
         Console.WriteLine($"bench: raw single-stream binary COPY into telemetry.readings: {copy:F0} rows/s");
         Console.WriteLine($"bench: HTTP ingestion runs at {(http.ReadingsPerSecond / copy).ToString("P0", CultureInfo.InvariantCulture)} of raw COPY (target >= 60 %, p99 per batch <= 200 ms)");
+        Console.WriteLine($"bench: ingestion's own INSERT statement from {senders} connections (tenant set, RLS applied, no HTTP): {statement:F0} readings/s; "
+            + $"HTTP ingestion runs at {(http.ReadingsPerSecond / statement).ToString("P0", CultureInfo.InvariantCulture)} of it");
 
         var (plain, unnest, staged) = await WritePathsAsync(grower.TenantId, (await grower.DeviceAsync()).Id, (await grower.DeviceAsync()).Id, 200);
         Console.WriteLine($"bench: one connection writing {BatchSize}-reading batches: unnest INSERT of new readings {plain:F0} rows/s; unnest INSERT … ON CONFLICT DO NOTHING {unnest:F0} rows/s; "
@@ -221,6 +224,56 @@ internal static class TelemetryBench
     }
 
     /// <summary>The ingestion path's statement against the staging alternative, on one app-role connection each, tenant-bound.</summary>
+    /// <summary>
+    /// The database's ceiling for ingestion's own write: its INSERT statement (readings and their
+    /// 5-minute buckets, as the app role under RLS), 500 readings a transaction, from
+    /// <paramref name="connections"/> connections at once, each for a device of its own, for <paramref name="duration"/>.
+    /// </summary>
+    private static async Task<double> StatementCeilingAsync(Guid tenantId, int connections, Timeline timeline, TimeSpan duration)
+    {
+        await using var data = NpgsqlDataSource.Create(Connection("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD"));
+        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var started = Stopwatch.GetTimestamp();
+        var written = await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
+        {
+            var device = Guid.CreateVersion7();
+            await using var connection = await data.OpenConnectionAsync();
+            var rows = 0L;
+            while (Stopwatch.GetTimestamp() < deadline)
+            {
+                // The batch the HTTP senders send: temperatures a second apart, and the 5-minute buckets they touch.
+                var from = timeline.Take(device, BatchSize);
+                var times = Enumerable.Range(0, BatchSize).Select(i => from.AddSeconds(i)).ToArray();
+                var codes = Enumerable.Repeat((short)1, BatchSize).ToArray();
+                var buckets = times.Select(t => new DateTimeOffset(t.UtcTicks / (TimeSpan.TicksPerMinute * 5) * (TimeSpan.TicksPerMinute * 5), TimeSpan.Zero)).Distinct().ToArray();
+                await using var tx = await connection.BeginTransactionAsync();
+                await using (var tenant = new NpgsqlCommand("SELECT set_config('app.tenant_id', $1, true)", connection, tx) { Parameters = { new() { Value = tenantId.ToString() } } })
+                {
+                    await tenant.ExecuteScalarAsync();
+                }
+
+                await using (var insert = new NpgsqlCommand(Canopy.Telemetry.Features.Ingestion.InsertNew, connection, tx))
+                {
+                    foreach (var value in new object[]
+                    {
+                        tenantId, device, codes, times, Enumerable.Range(0, BatchSize).Select(i => 18 + (i % 50 / 10.0)).ToArray(),
+                        Enumerable.Repeat((short)1, buckets.Length).ToArray(), buckets,
+                    })
+                    {
+                        insert.Parameters.Add(new() { Value = value });
+                    }
+
+                    rows += await insert.ExecuteNonQueryAsync();
+                }
+
+                await tx.CommitAsync();
+            }
+
+            return rows;
+        }));
+        return written.Sum() / Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
     private static async Task<(double Plain, double Unnest, double Staged)> WritePathsAsync(Guid tenantId, Guid unnestDevice, Guid stagedDevice, int batches)
     {
         await using var data = NpgsqlDataSource.Create(Connection("CANOPY_PG_APP_USER", "CANOPY_PG_APP_PASSWORD"));

@@ -33,7 +33,7 @@ internal sealed record StoredBatch(Guid TenantId, Guid DeviceId, Guid ZoneId, IR
 internal sealed class Ingestion : IDisposable
 {
     /// <summary>The batch and the 5-minute buckets it touches, in one statement whose row count is the readings stored; fails if one of them is stored already or repeated in the batch.</summary>
-    private const string InsertNew = """
+    internal const string InsertNew = """
         WITH queued AS (
             INSERT INTO telemetry.rollup_backlog (tenant_id, device_id, metric, bucket_start)
             SELECT $1, $2, m, b FROM unnest($6::smallint[], $7::timestamptz[]) AS q(m, b)
