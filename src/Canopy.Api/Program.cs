@@ -46,6 +46,7 @@ try
     builder.Services.AddCanopyTelemetry(configuration, "canopy-api");
     builder.Services.AddCanopyProblems();
     builder.Services.AddCanopyHttp(configuration, builder.Environment);
+    builder.Services.AddCanopyOutboundHttp(configuration);
     builder.Services.AddCanopyPostgres(configuration);
     builder.Services.AddCanopyRedis(configuration);
     builder.Services.AddCanopyHealth(configuration);

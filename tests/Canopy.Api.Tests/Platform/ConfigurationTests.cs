@@ -69,6 +69,24 @@ public sealed class ConfigurationTests
         Assert.Contains("Faults__FailOperation", string.Join(" ", validation.Failures), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Production")]
+    [InlineData("Development")]
+    public async Task Given_the_test_only_loopback_allowance_for_outbound_requests_outside_the_test_environment_Then_start_up_stops(string environment)
+    {
+        await using var factory = new CanopyApiFactory(new Dictionary<string, string?>
+        {
+            ["Outbound:AllowLoopbackForTests"] = "true",
+            ["Migrations:ApplyAtStartup"] = "false",
+        })
+        { Environment = environment };
+
+        var validation = Unwrap<OptionsValidationException>(Assert.ThrowsAny<Exception>(() => factory.CreateClient()));
+
+        Assert.NotNull(validation);
+        Assert.Contains("Outbound__AllowLoopbackForTests", string.Join(" ", validation.Failures), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Given_a_wildcard_cors_origin_in_development_Then_the_service_starts()
     {
