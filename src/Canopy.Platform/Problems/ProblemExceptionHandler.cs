@@ -66,11 +66,18 @@ internal sealed partial class ProblemExceptionHandler(
         }
 
         httpContext.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        try
         {
-            HttpContext = httpContext,
-            ProblemDetails = problem,
-        }).ConfigureAwait(false);
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = httpContext,
+                ProblemDetails = problem,
+            }).ConfigureAwait(false);
+        }
+        catch (Exception writing) when (httpContext.RequestAborted.IsCancellationRequested && writing is OperationCanceledException or IOException)
+        {
+            return true; // the client went away while its answer was written
+        }
     }
 
     private static Microsoft.AspNetCore.Mvc.ProblemDetails Unavailable(HttpContext context, string detail)

@@ -48,6 +48,12 @@ public sealed partial class ResponseConformanceMiddleware(
             return;
         }
 
+        // A client that went away received no answer to hold against the spec (Kestrel notes 499).
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
         var status = context.Response.StatusCode;
         var mediaType = context.Response.ContentType?.Split(';')[0].Trim();
         if (operation.Documents(status, string.IsNullOrEmpty(mediaType) ? null : mediaType))
