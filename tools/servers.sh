@@ -211,8 +211,9 @@ redis_up() {
   # The password goes in a config file readable only by its owner, not on the command line.
   local conf="$dir/redis.conf"
   (umask 077 && printf 'requirepass %s\n' "$CANOPY_REDIS_PASSWORD" > "$conf")
+  # Never evict: a revocation note evicted would be forgotten while its marker stays (ADR 0026).
   redis-server "$conf" --bind 127.0.0.1 --port "$port" --protected-mode yes --daemonize yes \
-    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${persistence[@]}"
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxmemory-policy noeviction "${persistence[@]}"
   local i
   for i in $(seq 1 100); do
     [[ "$(redis_cli "$port" ping 2>/dev/null)" == "PONG" ]] && return

@@ -17,7 +17,8 @@ namespace Canopy.Platform.Caching;
 /// read, and a rebuild that started before the invalidation lands in the old generation, where
 /// nobody reads it. A missing view is rebuilt by one caller only, under a lock (SET NX PX, a
 /// token of its own, released by a script only by its holder); the others wait for its result
-/// and read it. Values expire after their TTL plus up to 10 % jitter, so views built together do
+/// and read it. Values expire after their TTL plus a random jitter of up to a tenth of it (up to
+/// a second for TTLs under 10 s), so views built together do
 /// not expire together; an absent result (null) is cached too, briefly, so a burst for something
 /// that does not exist reaches the database once. When Redis cannot answer, views are built
 /// from the database for each caller, uncached: slower, never an error.

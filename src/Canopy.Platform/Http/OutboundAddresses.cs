@@ -9,8 +9,9 @@ namespace Canopy.Platform.Http;
 /// link-local (169.254.169.254, the cloud metadata service, included), multicast, broadcast and
 /// reserved IPv4 ranges, documentation and benchmarking ranges; IPv6 unspecified, loopback,
 /// link-local, site-local, unique local (fc00::/7), multicast, documentation, Teredo; and any
-/// IPv6 form that carries an IPv4 address (IPv4-mapped, NAT64, 6to4) when the address it carries
-/// is refused; IPv4-compatible addresses (deprecated) always.
+/// IPv6 form that carries an IPv4 address (IPv4-mapped, IPv4-translated, NAT64, 6to4) when the
+/// address it carries is refused; IPv4-compatible addresses (deprecated) and local-use NAT64
+/// (64:ff9b:1::/48) always.
 /// </summary>
 public static class OutboundAddresses
 {
@@ -80,8 +81,23 @@ public static class OutboundAddresses
             return false;
         }
 
-        // 64:ff9b::/96 (NAT64): the last four bytes are the IPv4 address reached.
-        if (bytes[0] == 0x00 && bytes[1] == 0x64 && bytes[2] == 0xFF && bytes[3] == 0x9B && bytes[4..12].IndexOfAnyExcept((byte)0) < 0)
+        // 64:ff9b::/96 (NAT64): the last four bytes are the IPv4 address reached. 64:ff9b:1::/48
+        // is NAT64 for local use: inside a network by definition.
+        if (bytes[0] == 0x00 && bytes[1] == 0x64 && bytes[2] == 0xFF && bytes[3] == 0x9B)
+        {
+            if (bytes[4] == 0x00 && bytes[5] == 0x01)
+            {
+                return false;
+            }
+
+            if (bytes[4..12].IndexOfAnyExcept((byte)0) < 0)
+            {
+                return IsPublicV4(ReadV4(bytes[12..]));
+            }
+        }
+
+        // ::ffff:0:0/96 (IPv4-translated, SIIT): the last four bytes are an IPv4 address.
+        if (bytes[..8].IndexOfAnyExcept((byte)0) < 0 && bytes[8] == 0xFF && bytes[9] == 0xFF && bytes[10] == 0x00 && bytes[11] == 0x00)
         {
             return IsPublicV4(ReadV4(bytes[12..]));
         }

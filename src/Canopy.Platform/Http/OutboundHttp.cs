@@ -41,6 +41,7 @@ public sealed class ForbiddenDestinationException : IOException
 
     public ForbiddenDestinationException(string host, IPAddress address)
         : base($"{host} resolves to {address}, which is not a public address; no connection was opened.")
+        // (For logs: shown to a tenant, the address would tell them about internal names.)
     {
         Host = host;
         Address = address;
@@ -73,7 +74,13 @@ public static class OutboundHttp
                 "Outbound__AllowLoopbackForTests is a test-only setting; remove it.")
             .Validate(o => o.ConnectTimeoutSeconds is >= 1 and <= 60, "Outbound__ConnectTimeoutSeconds must be 1 to 60.")
             .ValidateOnStart();
-        services.AddHttpClient(Client).ConfigurePrimaryHttpMessageHandler(sp => CreateHandler(sp.GetRequiredService<IOptions<OutboundOptions>>().Value));
+        services.AddHttpClient(Client, client =>
+            {
+                // HTTP/3 would open its QUIC connection without the connect callback: never asked for.
+                client.DefaultRequestVersion = HttpVersion.Version11;
+                client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
+            })
+            .ConfigurePrimaryHttpMessageHandler(sp => CreateHandler(sp.GetRequiredService<IOptions<OutboundOptions>>().Value));
         return services;
     }
 

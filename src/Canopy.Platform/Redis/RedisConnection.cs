@@ -65,6 +65,12 @@ public sealed partial class RedisConnection : IDisposable
 
     public ConnectionMultiplexer Multiplexer => _multiplexer.Value;
 
+    /// <summary>
+    /// Raised when a lost connection to Redis is back. The Redis on the other end may have lost
+    /// recent writes meanwhile (a restart from its last snapshot, a failover to a replica that lagged).
+    /// </summary>
+    public event EventHandler? Reconnected;
+
     public IDatabase Database => _multiplexer.Value.GetDatabase();
 
     public bool IsConnected => _multiplexer.Value.IsConnected;
@@ -112,7 +118,11 @@ public sealed partial class RedisConnection : IDisposable
     {
         var multiplexer = ConnectionMultiplexer.Connect(configuration);
         multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_logger, e.FailureType.ToString(), e.Exception);
-        multiplexer.ConnectionRestored += (_, _) => LogConnectionRestored(_logger);
+        multiplexer.ConnectionRestored += (_, _) =>
+        {
+            LogConnectionRestored(_logger);
+            Reconnected?.Invoke(this, EventArgs.Empty);
+        };
         if (!multiplexer.IsConnected)
         {
             LogStartedDisconnected(_logger);

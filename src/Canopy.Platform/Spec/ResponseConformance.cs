@@ -48,8 +48,9 @@ public sealed partial class ResponseConformanceMiddleware(
             return;
         }
 
-        // A client that went away received no answer to hold against the spec (Kestrel notes 499).
-        if (context.RequestAborted.IsCancellationRequested)
+        // A client that went away before any answer started received none to hold against the
+        // spec (its status reads 499). A stream the client closed did start: it is checked.
+        if (context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
         {
             return;
         }

@@ -302,6 +302,24 @@ public sealed class SessionTests : IClassFixture<IdentityHost>
         }
 
         Assert.Equal(1, asked.Total);
+
+        // Kept for 16 minutes, then the connection drops and comes back: the Redis on the other
+        // end may have lost its latest notes (a restart from a snapshot, a failover), so the
+        // marker is stamped anew and PostgreSQL is asked again.
+        await SetMarkerAsync(connection, DateTimeOffset.UtcNow.AddMinutes(-16));
+        using (var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true"))
+        {
+            // Every client but this one: the service's connection is cut, as a restart would cut it.
+            await admin.GetDatabase().ExecuteAsync("CLIENT", "KILL", "TYPE", "normal");
+        }
+
+        await Canopy.Api.Tests.Telemetry.TelemetryApi.EventuallyAsync(async () =>
+        {
+            using var after = await api.GetAsync("/api/v1/me", tokens.Access);
+            return after.StatusCode == HttpStatusCode.OK && asked.Total >= 2;
+        }, "a check after the reconnection asked PostgreSQL");
+        var stamped = (long)await MarkerAsync(connection);
+        Assert.InRange(DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(stamped), TimeSpan.Zero, TimeSpan.FromMinutes(1));
     }
 
     private static Task<bool> SetMarkerAsync(Canopy.Platform.Redis.RedisConnection connection, DateTimeOffset since) =>

@@ -251,8 +251,9 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
     }
 
     /// <summary>
-    /// The milliseconds left to the cached view <paramref name="path"/> answers, in its family's
-    /// current generation (read again if an event moved the family on meanwhile).
+    /// The milliseconds left to the view <paramref name="path"/> answers, built by this read (its
+    /// family is cleared first) and stored in the family's current generation (read again if an
+    /// event moved the family on meanwhile).
     /// </summary>
     private async Task<long> ViewLifetimeAsync(Grower grower, string path, string family)
     {
@@ -260,6 +261,7 @@ public sealed class InsightsTests(TelemetryHost host) : IClassFixture<TelemetryH
         var scope = ReadModels.Scope(grower.TenantId, family);
         for (var attempt = 0; attempt < 5; attempt++)
         {
+            await host.Factory.Services.GetRequiredService<ReadModels>().ClearAsync(grower.TenantId, [family], CancellationToken.None);
             using (var read = await grower.Fleet.GetAsync(path))
             {
                 Assert.Equal(HttpStatusCode.OK, read.StatusCode);

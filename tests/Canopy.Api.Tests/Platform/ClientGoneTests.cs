@@ -38,8 +38,10 @@ public sealed class ClientGoneTests
             socket.Client.LingerState = new LingerOption(true, 0); // a reset, as a dropped network gives
         }
 
-        // The server notices each cut connection when its read fails: give it that moment.
-        await Task.Delay(1000);
+        // The server notices each cut connection when its read fails, and logs the request's end.
+        await Canopy.Api.Tests.Telemetry.TelemetryApi.EventuallyAsync(
+            () => Task.FromResult(logs.Lines.Count(l => l.GetProperty("message").GetString()!.Contains("sign-ups responded", StringComparison.Ordinal)) >= 5),
+            "the five cut requests ended");
         using var scrape = new HttpRequestMessage(HttpMethod.Get, "/metrics");
         scrape.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ScrapeToken);
         using var metrics = await client.SendAsync(scrape);

@@ -48,6 +48,9 @@ public sealed class OutboundAddressesTests
     [InlineData("64:ff9b::a00:1")]
     [InlineData("2002:a00:1::1")]
     [InlineData("2002:7f00:1::1")]
+    [InlineData("64:ff9b:1::808:808")]
+    [InlineData("::ffff:0:a00:1")]
+    [InlineData("::ffff:0:7f00:1")]
     public void Given_an_internal_or_unroutable_address_Then_it_is_refused(string address) =>
         Assert.False(OutboundAddresses.IsPublic(IPAddress.Parse(address)), address);
 
@@ -72,6 +75,7 @@ public sealed class OutboundAddressesTests
     [InlineData("::ffff:8.8.8.8")]
     [InlineData("64:ff9b::808:808")]
     [InlineData("2002:808:808::1")]
+    [InlineData("::ffff:0:808:808")]
     public void Given_a_public_address_Then_it_may_be_reached(string address) =>
         Assert.True(OutboundAddresses.IsPublic(IPAddress.Parse(address)), address);
 }

@@ -30,12 +30,14 @@ public sealed class OutboundHttpTests : IDisposable
     }
 
     [Theory]
-    [InlineData("169.254.169.254")]
-    [InlineData("10.0.0.1")]
-    [InlineData("[fd00::1]")]
-    public async Task Given_an_internal_address_Then_it_is_refused_at_once_without_trying_the_network(string host)
+    [InlineData("169.254.169.254", false)]
+    [InlineData("10.0.0.1", false)]
+    [InlineData("[fd00::1]", false)]
+    [InlineData("169.254.169.254", true)]
+    [InlineData("192.168.0.1", true)]
+    public async Task Given_an_internal_address_Then_it_is_refused_at_once_without_trying_the_network_even_with_the_loopback_allowance(string host, bool allowLoopback)
     {
-        using var client = new HttpClient(OutboundHttp.CreateHandler(new OutboundOptions()));
+        using var client = new HttpClient(OutboundHttp.CreateHandler(new OutboundOptions { AllowLoopbackForTests = allowLoopback }));
 
         var refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetAsync(new Uri($"http://{host}/latest/meta-data/")));
 

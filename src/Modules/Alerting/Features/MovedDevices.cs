@@ -11,7 +11,8 @@ namespace Canopy.Alerting.Features;
 /// for_seconds afresh. Where the device is now is read when the event is handled, so a device
 /// moved back in the meantime keeps its alerts. The device is locked first, as an evaluation of
 /// it locks it, so an evaluation that read the old place has committed (and its alert is seen
-/// here) or starts after this and reads the new place.
+/// here) or starts after this and reads the new place; then its pairs' state rows, in the order
+/// a disabling of a rule takes them before that rule's alerts.
 /// </summary>
 internal sealed class MovedDevices(MessageWriter messages) : IEventSubscriber
 {
@@ -42,6 +43,18 @@ internal sealed class MovedDevices(MessageWriter messages) : IEventSubscriber
         await using (var lockDevice = new NpgsqlCommand(ThresholdAlerts.LockDevice, context.Connection, context.Transaction) { Parameters = { new() { Value = deviceId } } })
         {
             await lockDevice.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Then the device's pairs, before their alerts, as a disabling takes a rule's pairs before
+        // its alerts: taken the other way round, a move and a disabling of one of its rules
+        // would each hold what the other waits for.
+        await using (var lockPairs = new NpgsqlCommand(
+            "SELECT 1 FROM alerting.rule_states WHERE tenant_id = $2 AND device_id = $1 ORDER BY rule_id FOR UPDATE", context.Connection, context.Transaction)
+        {
+            Parameters = { new() { Value = deviceId }, new() { Value = tenantId } },
+        })
+        {
+            await lockPairs.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using var resolve = new NpgsqlCommand($"""

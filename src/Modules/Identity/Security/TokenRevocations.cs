@@ -17,8 +17,10 @@ namespace Canopy.Identity.Security;
 /// Redis cannot answer is answered there: signed-in requests keep working while Redis is down.
 /// A Redis that lost its data (flushed, or restarted without persistence) would answer "not
 /// revoked" for everything: a marker key without expiry, read with the notes, tells it apart.
-/// While the marker is missing or younger than a token's lifetime, a token Redis finds unrevoked
-/// is checked in PostgreSQL too. Notes are written to Redis before the change commits, so a
+/// A Redis that lost only its latest writes (restarted from a snapshot, or a replica promoted
+/// while it lagged) keeps an old marker: the marker is stamped anew whenever the connection comes
+/// back. While the marker is missing or younger than a token's lifetime, a token Redis finds
+/// unrevoked is checked in PostgreSQL too. Notes are written to Redis before the change commits, so a
 /// revocation Redis cannot take is refused rather than known to PostgreSQL alone.
 /// </summary>
 internal sealed class TokenRevocations
@@ -29,6 +31,7 @@ internal sealed class TokenRevocations
     private readonly TimeProvider _time;
     private readonly TimeSpan _tokenLifetime;
     private readonly Counter<long> _checks;
+    private int _restamp;
 
     public TokenRevocations(RedisConnection redis, PostgresDataSources dataSources, TimeProvider time, IOptions<IdentityOptions> options, IMeterFactory meterFactory)
     {
@@ -38,6 +41,7 @@ internal sealed class TokenRevocations
         _dataSources = dataSources;
         _time = time;
         _tokenLifetime = TimeSpan.FromMinutes(options.Value.AccessTokenMinutes);
+        redis.Reconnected += (_, _) => Volatile.Write(ref _restamp, 1);
         _checks = meterFactory.Create(CanopyMetrics.MeterName, CanopyMetrics.Version).CreateCounter<long>(
             "identity.revocation.fallbacks", "{check}",
             "Access-token revocation checks answered by PostgreSQL, by why: Redis unavailable (postgres), Redis lately emptied (redis_emptied), or neither answering (unavailable).");
@@ -85,16 +89,28 @@ internal sealed class TokenRevocations
             }
 
             var now = _time.GetUtcNow();
+            var reconnected = Interlocked.Exchange(ref _restamp, 0) == 1;
             // (A missing value parses as 0: ask whether it is there first.)
-            if (!values[2].IsNull && values[2].TryParse(out long since) && now - DateTimeOffset.FromUnixTimeMilliseconds(since) >= _tokenLifetime)
+            if (!reconnected && !values[2].IsNull && values[2].TryParse(out long since) && now - DateTimeOffset.FromUnixTimeMilliseconds(since) >= _tokenLifetime)
             {
                 return false;
             }
 
-            if (values[2].IsNull)
+            if (reconnected || values[2].IsNull)
             {
-                // From now on Redis takes every note again; those it lost live in PostgreSQL until the marker is a token's lifetime old.
-                await _redis.ExecuteAsync("SET", db => db.StringSetAsync(MarkerKey, now.ToUnixTimeMilliseconds(), when: When.NotExists)).ConfigureAwait(false);
+                // From now on Redis takes every note again; those it lost live in PostgreSQL until
+                // the marker is a token's lifetime old. After a reconnection the marker is replaced
+                // (this Redis may be older than its marker), otherwise only made if still missing.
+                try
+                {
+                    await _redis.ExecuteAsync("SET", db => db.StringSetAsync(MarkerKey, now.ToUnixTimeMilliseconds(), when: reconnected ? When.Always : When.NotExists))
+                        .ConfigureAwait(false);
+                }
+                catch when (reconnected)
+                {
+                    Volatile.Write(ref _restamp, 1); // stamped by the next check instead
+                    throw;
+                }
             }
 
             outcome = "redis_emptied";
