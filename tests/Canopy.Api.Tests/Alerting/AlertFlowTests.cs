@@ -146,47 +146,6 @@ public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<Telemetry
     }
 
     [Fact]
-    public async Task Given_a_batch_taken_from_the_feed_by_a_worker_that_stopped_Then_another_worker_takes_it_over_after_its_idle_time_and_raises_the_alert_once()
-    {
-        var grower = await host.NewGrowerAsync();
-        var (device, _) = await grower.DeviceAsync();
-        var rule = await RuleAsync(grower, new { kind = "device", id = device }, "co2_ppm", "gte", 1500, 0);
-        // An instance with a Redis of its own, so that its feed holds this test's batch alone.
-        using var redis = new DisposableRedis();
-        await using var instance = new CanopyApiFactory(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Redis"] = redis.ConnectionString,
-            ["Runtime:Role"] = "all",
-            ["Alerting:FeedClaimIdleSeconds"] = "1",
-        });
-        instance.CreateClient().Dispose();
-        var connection = instance.Services.GetRequiredService<Canopy.Platform.Redis.RedisConnection>();
-        await EventuallyAsync(async () => (await connection.ExecuteAsync("XINFO", db => db.StreamGroupInfoAsync(ReadingFeed.Key))).Length == 1,
-            "the instance's worker joined the feed's group");
-        var t = WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-1));
-        var data = JsonSerializer.Serialize(new
-        {
-            device_id = device, zone_id = grower.ZoneId, readings = new[] { new { metric = "co2_ppm", value = 1800.0, recorded_at = t } },
-        });
-
-        // A worker reads the batch and stops before it evaluates it: in one script, so that the
-        // running worker cannot read it first.
-        var taken = (string)(await connection.ExecuteAsync("EVAL", db => db.ScriptEvaluateAsync("""
-            redis.call('XADD', KEYS[1], '*', ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-            local read = redis.call('XREADGROUP', 'GROUP', ARGV[5], 'stopped-worker', 'COUNT', 1, 'STREAMS', KEYS[1], '>')
-            return read[1][2][1][1]
-            """, [ReadingFeed.Key], [ReadingFeed.TenantField, grower.TenantId.ToString(), ReadingFeed.DataField, data, Canopy.Alerting.Features.FeedEvaluation.Group])))!;
-        Assert.False(string.IsNullOrEmpty(taken), "the stopped worker holds the batch");
-
-        await EventuallyAsync(async () => await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.alerts WHERE rule_id = $1", rule) == 1,
-            "the running worker took the batch over and raised its alert");
-        await EventuallyAsync(async () => (await connection.ExecuteAsync("XPENDING", db => db.StreamPendingAsync(ReadingFeed.Key, Canopy.Alerting.Features.FeedEvaluation.Group))).PendingMessageCount == 0,
-            "the batch was acknowledged");
-        var alert = await IdentityApi.ScalarAsync<Guid>("SELECT id FROM alerting.alerts WHERE rule_id = $1", rule);
-        Assert.Equal(["alert.raised"], (await DeviceTests.OutboxAsync(alert)).Select(e => e.Type));
-    }
-
-    [Fact]
     public async Task Given_a_disabled_rule_a_rule_of_another_zone_and_an_outside_target_rule_Then_only_the_target_range_of_the_device_zone_raises()
     {
         var grower = await host.NewGrowerAsync();
@@ -313,9 +272,9 @@ public sealed class AlertFlowTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal(2L, await IdentityApi.ScalarAsync<long>("SELECT count(*) FROM alerting.rule_states WHERE device_id = $1", sender.DeviceId));
     }
 
-    private static DateTimeOffset WholeSecond(DateTimeOffset at) => new(at.Ticks - (at.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+    internal static DateTimeOffset WholeSecond(DateTimeOffset at) => new(at.Ticks - (at.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
-    private static async Task<Guid> RuleAsync(Grower grower, object scope, string metric, string op, double? threshold, int forSeconds)
+    internal static async Task<Guid> RuleAsync(Grower grower, object scope, string metric, string op, double? threshold, int forSeconds)
     {
         using var created = await grower.Fleet.PostAsync("/api/v1/alert-rules", new Dictionary<string, object?>
         {
