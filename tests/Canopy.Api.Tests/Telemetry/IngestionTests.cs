@@ -48,8 +48,10 @@ public sealed class IngestionTests(TelemetryHost host) : IClassFixture<Telemetry
         Assert.Equal(4, await StoredAsync(device.DeviceId));
         Assert.Equal(21, await IdentityApi.ScalarAsync<double>(
             "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'temperature_c'", device.DeviceId));
+        // (The first of the batch's two co2 readings at one time; the later batch's is a second on.)
         Assert.Equal(700, await IdentityApi.ScalarAsync<double>(
-            "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'co2_ppm'", device.DeviceId));
+            "SELECT value FROM telemetry.readings r JOIN telemetry.metrics m ON m.code = r.metric WHERE device_id = $1 AND m.name = 'co2_ppm' AND recorded_at = $2",
+            device.DeviceId, Hour));
     }
 
     [Fact]
