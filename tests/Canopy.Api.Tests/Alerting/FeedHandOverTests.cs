@@ -33,8 +33,18 @@ public sealed class FeedHandOverTests(TelemetryHost host) : IClassFixture<Teleme
         });
         instance.CreateClient().Dispose();
         var connection = instance.Services.GetRequiredService<Canopy.Platform.Redis.RedisConnection>();
-        await EventuallyAsync(async () => (await connection.ExecuteAsync("XINFO", db => db.StreamGroupInfoAsync(ReadingFeed.Key))).Length == 1,
-            "the instance's worker joined the feed's group");
+        // (Until the worker's first round made it, the feed does not exist: XINFO answers "no such key".)
+        await EventuallyAsync(async () =>
+        {
+            try
+            {
+                return (await connection.ExecuteAsync("XINFO", db => db.StreamGroupInfoAsync(ReadingFeed.Key))).Length == 1;
+            }
+            catch (StackExchange.Redis.RedisServerException)
+            {
+                return false;
+            }
+        }, "the instance's worker joined the feed's group");
         var t = AlertFlowTests.WholeSecond(DateTimeOffset.UtcNow.AddMinutes(-1));
         var data = JsonSerializer.Serialize(new
         {
